@@ -1,0 +1,91 @@
+/* mox: the one front door. Commands of a standard ("mox dns ...") run the
+ * standalone tool mox-<standard>, found next to this binary (build tree) or
+ * in the libexec directory (installed), as git runs its subcommands. The
+ * server commands (serve, localserve, queue, ...) come with their issues. */
+#include <mox/core.h>
+#include <mox/dns.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef MOX_LIBEXECDIR
+#define MOX_LIBEXECDIR "/usr/local/libexec/mox"
+#endif
+
+static const char *tools[] = {"dns"};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: mox <command> [args]\n\n"
+		   "commands:\n"
+		   "  version                  print the version of mox and its libraries\n"
+		   "  help                     this text\n"
+		   "  dns lookup TYPE NAME     DNS lookup through MOX_RESOLVER or /etc/resolv.conf\n"
+		   "  dns orgdomain NAME       organizational domain (public suffix list)\n"
+		   "  dns idna NAME            A-label and U-label forms of a name\n");
+}
+
+static int
+run_tool(const char *name, int argc, char **argv)
+{
+	char path[PATH_MAX], self[PATH_MAX], builddir[PATH_MAX] = "";
+	/* In a build tree mox is build/server/mox and the tools are in
+	 * build/tools; installed, they are in the libexec directory. */
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			snprintf(builddir, sizeof(builddir), "%s/../tools", self);
+		}
+	}
+	const char *dirs[] = {builddir, MOX_LIBEXECDIR};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if (dirs[i][0] == '\0')
+			continue;
+		snprintf(path, sizeof(path), "%s/mox-%s", dirs[i], name);
+		if (access(path, X_OK) != 0)
+			continue;
+		argv[0] = path;
+		(void)argc;
+		execv(path, argv);
+		fprintf(stderr, "mox: exec %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	fprintf(stderr, "mox: tool mox-%s not found in %s\n", name, MOX_LIBEXECDIR);
+	return 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "version") == 0) {
+		unsigned c = mox_core_version(), d = mox_dns_version();
+		printf("mox-c %s\nlibmoxcore %u.%u.%u\nlibmoxdns %u.%u.%u\n", MOX_VERSION,
+		       c >> 16, (c >> 8) & 0xff, c & 0xff, d >> 16, (d >> 8) & 0xff,
+		       d & 0xff);
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 ||
+	    strcmp(cmd, "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++)
+		if (strcmp(cmd, tools[i]) == 0)
+			return run_tool(tools[i], argc - 1, argv + 1);
+	fprintf(stderr, "mox: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 2;
+}
