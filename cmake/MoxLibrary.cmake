@@ -80,6 +80,11 @@ function(mox_library)
     DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/mox)
 
   set(PC_NAME libmox${n})
+  # Relocatable .pc: the prefix is found from the file's own place, so a
+  # tree installed with --prefix (or DESTDIR and moved) still works.
+  file(RELATIVE_PATH PC_PREFIX_REL
+    "${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "${CMAKE_INSTALL_PREFIX}")
+  string(REGEX REPLACE "/$" "" PC_PREFIX_REL "${PC_PREFIX_REL}")
   list(JOIN L_PC_REQUIRES ", " PC_REQUIRES)
   list(JOIN L_PC_REQUIRES_PRIVATE ", " PC_REQUIRES_PRIVATE)
   list(JOIN L_PC_LIBS_PRIVATE " " PC_LIBS_PRIVATE)
