@@ -2,8 +2,7 @@
  *
  * base64 (section 6.8) is decoded leniently, as mail clients do: characters
  * outside the alphabet are skipped (white space silently, anything else with
- * MOX_MSG_WARN_BAD_ENCODING), and decoding goes on after padding, because
- * some senders concatenate base64 blocks. quoted-printable (section 6.7) is
+ * MOX_MSG_WARN_BAD_ENCODING), and decoding stops at padding. quoted-printable (section 6.7) is
  * a byte state machine: "=XX" (hex, either case) is an octet, "=" at the end
  * of a line (after optional transport padding) is a soft line break,
  * trailing white space before a line ending is dropped (rule 3), and a
@@ -74,6 +73,7 @@ struct mox_msg_decoder {
 	/* base64 */
 	uint32_t acc;
 	int nbits;
+	bool b64_done; /* padding seen */
 	/* quoted-printable */
 	enum qp_state qp;
 	uint8_t hex1;
@@ -147,14 +147,22 @@ base64_feed(mox_msg_decoder *d, const uint8_t *p, size_t n, mox_buf *out)
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = p[i];
 		int v = b64val(c);
+		if (d->b64_done) {
+			if (v >= 0)
+				d->warnings |= MOX_MSG_WARN_BAD_ENCODING;
+			continue;
+		}
 		if (v < 0) {
 			if (c == '=') {
-				/* Padding ends a quantum; leftover bits that do
-				 * not make an octet are dropped. */
+				/* Padding ends the data: what follows (often an
+				 * epilogue that lost its boundary) is ignored
+				 * with a warning, as Go's and Python's decoders
+				 * stop there too. */
 				if (d->nbits == 6)
 					d->warnings |= MOX_MSG_WARN_BAD_ENCODING;
 				d->acc = 0;
 				d->nbits = 0;
+				d->b64_done = true;
 			} else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
 				d->warnings |= MOX_MSG_WARN_BAD_ENCODING;
 			}
@@ -290,11 +298,14 @@ qp_end(mox_msg_decoder *d, mox_buf *out)
 		err = put(out, '\r');
 		break;
 	case QP_EQ:
+		/* "=" at the very end: a soft line break whose line ending
+		 * went to the boundary delimiter (RFC 2046 section 5.1.1). */
+		break;
 	case QP_EQ_HEX:
-		/* "=" or "=X" at the very end. */
+		/* "=X" at the very end. */
 		d->warnings |= MOX_MSG_WARN_BAD_ENCODING;
 		err = put(out, '=');
-		if (err == MOX_OK && d->qp == QP_EQ_HEX)
+		if (err == MOX_OK)
 			err = put(out, d->hex1);
 		break;
 	case QP_WS:

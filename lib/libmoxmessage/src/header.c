@@ -73,6 +73,16 @@ mox__msg_header_parse_at(const uint8_t *data, size_t len, size_t base,
 			end = i;
 			break;
 		}
+		/* A line that is neither a field nor a continuation ends the
+		 * header without a blank line: it is the first body line, as
+		 * mail clients read it (Python's email package likewise). */
+		if (!mox__msg_is_wsp(data[i]) && memchr(data + i, ':', content - i) == NULL) {
+			end = i;
+			body = i;
+			blank = true;
+			h->warnings |= MOX_MSG_WARN_NO_COLON;
+			break;
+		}
 		i = nl != NULL ? eol + 1 : len;
 	}
 	if (!blank)

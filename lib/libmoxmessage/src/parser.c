@@ -261,8 +261,10 @@ setup_part(mox_msg_parser *p, frame *f)
 		}
 	}
 	part->filename = mox_msg_params_get(&part->disposition_params, "filename");
-	if (part->filename == NULL)
+	if (part->filename == NULL || part->filename[0] == '\0')
 		part->filename = mox_msg_params_get(&part->params, "name");
+	if (part->filename != NULL && part->filename[0] == '\0')
+		part->filename = NULL;
 
 	if (strcmp(part->type, "multipart") == 0) {
 		const char *b = mox_msg_params_get(&part->params, "boundary");
@@ -342,8 +344,13 @@ close_frame(mox_msg_parser *p, size_t idx, size_t end, size_t nl_end, bool parti
 		}
 	}
 	frame *f = &p->stack[idx];
-	if (end < part->body_offset)
+	if (end < part->body_offset) {
+		/* The blank line that ended the header was also the line
+		 * ending of the next delimiter ("--a\r\n\r\n--b"): the part
+		 * is empty and ends where the delimiter's line ending starts. */
+		part->body_offset = end < part->header_offset ? part->header_offset : end;
 		end = part->body_offset;
+	}
 	part->end_offset = end;
 	if (end > part->body_offset && nl_end >= f->nl_at_body)
 		part->body_lines = nl_end - f->nl_at_body + (partial ? 1 : 0);
@@ -438,7 +445,14 @@ handle_line(mox_msg_parser *p, size_t eol, bool has_lf)
 	}
 
 	frame *top = &p->stack[p->depth - 1];
-	if (top->in_header) {
+	if (top->in_header && content > 0 && !mox__msg_is_wsp(data[0]) &&
+	    memchr(data, ':', content) == NULL) {
+		/* Neither a field nor a continuation: the header ends and
+		 * this line is the body's first (see mox_msg_header_parse). */
+		top->part->warnings |= MOX_MSG_WARN_NO_COLON;
+		if ((err = finish_header(p, top, start, p->nl)) != MOX_OK)
+			return err;
+	} else if (top->in_header) {
 		if (content == 0 && has_lf) {
 			top->part->header_lines++;
 			err = finish_header(p, top, start + total + 1, p->nl + 1);

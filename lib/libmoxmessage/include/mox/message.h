@@ -115,9 +115,10 @@ typedef struct mox_msg_header {
 } mox_msg_header;
 
 /* Parse a header section (the bytes before the blank line, or the whole
- * input if there is none) into *header_out, copying the bytes. A line
- * without colon does not end the header (as in Dovecot): it is kept as a
- * field whose name is the whole line and whose value is empty, flagged
+ * input if there is none) into *header_out, copying the bytes. A line that
+ * is neither a field (no colon) nor a continuation ends the header: it is
+ * the first line of the body, as mail clients read such messages (a
+ * message whose first line has no colon has no header at all); flagged
  * MOX_MSG_WARN_NO_COLON (MOX_ESYNTAX with MOX_MSG_STRICT).
  * *consumed_out (if not NULL) gets the offset of the body: after the blank
  * line, or len. Free with mox_msg_header_free.
@@ -390,6 +391,12 @@ typedef struct mox_msg_addr_list {
 	 * and local/domain NULL ("undisclosed-recipients:;"). */
 	const mox_allocator *alloc;
 } mox_msg_addr_list;
+
+/* Deepest comment nesting read in structured fields (addresses, dates,
+ * message identifiers). Comments are scanned without recursion; the bound
+ * makes a hostile "((((..." an unparsable entry rather than work. Not from
+ * an RFC, which sets no limit. */
+#define MOX_MSG_COMMENT_DEPTH_MAX 32
 
 /* Parse an address-list / mailbox-list value (From, To, Cc, Reply-To,
  * Sender...), including groups, comments, RFC 2047 encoded display names,
