@@ -6,6 +6,7 @@
 #include <mox/dns.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,6 @@
 #define MOX_LIBEXECDIR "/usr/local/libexec/mox"
 #endif
 
-static const char *tools[] = {"dns"};
 
 static void
 usage(FILE *f)
@@ -27,7 +27,12 @@ usage(FILE *f)
 		   "  help                     this text\n"
 		   "  dns lookup TYPE NAME     DNS lookup through MOX_RESOLVER or /etc/resolv.conf\n"
 		   "  dns orgdomain NAME       organizational domain (public suffix list)\n"
-		   "  dns idna NAME            A-label and U-label forms of a name\n");
+		   "  dns idna NAME            A-label and U-label forms of a name\n"
+		   "  spf check DOMAIN IP      evaluate the SPF policy of DOMAIN for IP\n"
+		   "  spf lookup DOMAIN        print the SPF record of DOMAIN\n"
+		   "  spf parse TXTRECORD      parse an SPF record; prints nothing if valid\n"
+		   "  message parse [-json] FILE     the MIME part tree of a message\n"
+		   "  message part FILE SECTION      a part's decoded content (IMAP section)\n");
 }
 
 static int
@@ -82,9 +87,12 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++)
-		if (strcmp(cmd, tools[i]) == 0)
-			return run_tool(tools[i], argc - 1, argv + 1);
+	/* Any other command names a standalone tool, mox-<command>. */
+	bool name_ok = cmd[0] != '\0' && strlen(cmd) < 32;
+	for (const char *c = cmd; *c != '\0' && name_ok; c++)
+		name_ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9');
+	if (name_ok)
+		return run_tool(cmd, argc - 1, argv + 1);
 	fprintf(stderr, "mox: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return 2;

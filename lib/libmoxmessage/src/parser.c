@@ -331,9 +331,13 @@ close_frame(mox_msg_parser *p, size_t idx, size_t end, size_t nl_end, bool parti
 	mox_msg_part *part = p->stack[idx].part;
 	mox_err err;
 	if (p->stack[idx].in_header) {
-		/* The header never ended: all of it is header, no body. */
+		/* The header never ended: all of it is header, no body. A
+		 * part that starts after end (a nested message whose
+		 * parent's blank line was the delimiter's line ending) is
+		 * empty: it starts where it ends. No header bytes were
+		 * collected for it then. */
 		if (end < part->header_offset)
-			end = part->header_offset;
+			part->header_offset = end;
 		size_t before = p->depth;
 		if ((err = finish_header(p, &p->stack[idx], end, nl_end)) != MOX_OK)
 			return err;
