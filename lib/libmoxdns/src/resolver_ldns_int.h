@@ -31,9 +31,18 @@
  * \return MOX_OK (check the answer's status), MOX_ENOMEM, or MOX_EINVAL
  *         for a NULL argument.
  * Thread-safety: any thread (pkt is only read). */
-mox_err mox__dns_ldns_answer_from_pkt(const mox_allocator *alloc,
-				      const char *qname, mox_dns_type qtype,
-				      const ldns_pkt *pkt,
-				      mox_dns_answer **answer_out);
+mox_err mox__dns_ldns_answer_from_pkt(const mox_allocator *alloc, const char *qname,
+                                      mox_dns_type qtype, const ldns_pkt *pkt,
+                                      mox_dns_answer **answer_out);
+
+/* Parse a response in wire format (len bytes) into *pkt_out, as the
+ * backend does with what it receives: the message is walked first and
+ * refused (LDNS_STATUS_PACKET_OVERFLOW) if a record runs past its end or
+ * it carries a TSIG record (which ldns_wire2pkt 1.8.3 leaks when there are
+ * several), then parsed by ldns_wire2pkt.
+ * \return LDNS_STATUS_OK with *pkt_out set (free with ldns_pkt_free), or
+ *         an ldns error with *pkt_out NULL.
+ * Thread-safety: any thread. */
+ldns_status mox__dns_ldns_wire2pkt(ldns_pkt **pkt_out, const uint8_t *wire, size_t len);
 
 #endif
