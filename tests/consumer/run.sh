@@ -19,6 +19,10 @@ cmake --install "$build" --prefix "$stage" >"$work/install.log"
 pcdir=$(dirname "$(find "$stage" -name libmoxcore.pc | head -1)")
 libdir=$(dirname "$pcdir")
 export PKG_CONFIG_PATH="$pcdir"
+# The staged libdir is not in the linker's default path: let ld find the
+# libraries that ours need themselves (Requires.private), as it would in
+# /usr/lib, and the programs find them at run time.
+export LD_LIBRARY_PATH="$libdir"
 passed=0
 
 # One consumer_<name>.c per library: each is built and run against the
@@ -42,7 +46,7 @@ for c in "$src"/tests/consumer/consumer_*.c; do
 	echo "== shared: pkg-config --cflags --libs $lib: $(pkg-config --cflags --libs "$lib")"
 	# shellcheck disable=SC2046
 	"$cc" "${extra[@]}" -o "$work/${name}_shared" "$c" $(pkg-config --cflags --libs "$lib")
-	LD_LIBRARY_PATH="$libdir" "$work/${name}_shared"
+	"$work/${name}_shared"
 	passed=$((passed + 1))
 
 	static_libs=$(pkg-config --static --libs "$lib" | sed -E 's/-lmox([a-z]+)\b/-l:libmox\1.a/g')
