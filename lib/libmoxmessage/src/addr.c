@@ -295,6 +295,7 @@ lex_entry(parser *p, uint8_t *delim)
 				in_angle = 0;
 			} else if (c == '>' && angle == 1) {
 				angle = 2;
+				route = false;
 			} else if (angle == 1) {
 				if (c == '@' && in_angle == 0)
 					route = true;
@@ -333,6 +334,16 @@ static bool
 is_special(const tok *t, uint8_t c)
 {
 	return t->type == T_SPECIAL && t->ch == c;
+}
+
+/* A token's text: atoms in the value, the others unescaped in scratch. */
+static const uint8_t *
+content(const parser *p, const tok *t)
+{
+	if (t->type == T_ATOM)
+		return p->v + t->off;
+	return p->scratch.data != NULL ? p->scratch.data + t->off
+				       : (const uint8_t *)"";
 }
 
 /* Decode the atoms collected in p->run into p->name. */
@@ -392,7 +403,7 @@ render_phrase(parser *p, size_t from, size_t to, bool *ok, bool *at)
 		if (space && p->name.len > 0 &&
 		    (err = mox_buf_append_byte(&p->name, ' ')) != MOX_OK)
 			return err;
-		if ((err = append_clean(p, &p->name, p->scratch.data + t->off,
+		if ((err = append_clean(p, &p->name, content(p, t),
 					t->n)) != MOX_OK)
 			return err;
 	}
@@ -428,9 +439,8 @@ render_local(parser *p, size_t from, size_t to, bool *ok, bool *odd)
 		if (t->type == T_ATOM || t->type == T_QSTR) {
 			if (!want_word)
 				return MOX_OK;
-			const uint8_t *s = t->type == T_ATOM ? p->v + t->off
-							      : p->scratch.data + t->off;
-			if ((err = append_clean(p, &p->local, s, t->n)) != MOX_OK)
+			if ((err = append_clean(p, &p->local, content(p, t), t->n)) !=
+			    MOX_OK)
 				return err;
 			want_word = false;
 			words++;
@@ -473,7 +483,7 @@ render_domain(parser *p, size_t from, size_t to, bool *ok)
 			if (n != 1)
 				return MOX_OK;
 			if ((err = mox_buf_append_byte(&p->domain, '[')) != MOX_OK ||
-			    (err = append_clean(p, &p->domain, p->scratch.data + t->off,
+			    (err = append_clean(p, &p->domain, content(p, t),
 						t->n)) != MOX_OK ||
 			    (err = mox_buf_append_byte(&p->domain, ']')) != MOX_OK)
 				return err;
@@ -589,7 +599,8 @@ read_entry(parser *p)
 			return err;
 		if (!ok)
 			bad(p, entry_off, "bad display name");
-		named = ok && p->name.len > 0;
+		/* A bad phrase is read as far as it goes. */
+		named = p->name.len > 0;
 		if (phrase_at)
 			bad(p, entry_off, "'@' in display name");
 		if (gt < n && has_words(p, gt + 1, n)) {
@@ -599,7 +610,7 @@ read_entry(parser *p)
 				if ((err = render_phrase(p, gt + 1, n, &ok, &phrase_at)) !=
 				    MOX_OK)
 					return err;
-				named = ok && p->name.len > 0;
+				named = p->name.len > 0;
 			}
 		}
 	} else {
@@ -630,7 +641,7 @@ read_entry(parser *p)
 		const tok *t = &p->toks[first_comment];
 		unsigned w = 0;
 		mox_buf_reset(&p->name);
-		if ((err = mox_msg_decode_text(p->scratch.data + t->off, t->n, &p->name,
+		if ((err = mox_msg_decode_text(content(p, t), t->n, &p->name,
 					       &w)) != MOX_OK)
 			return err;
 		p->warn |= w;

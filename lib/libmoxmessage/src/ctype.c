@@ -194,6 +194,16 @@ strdup_lower(const mox_allocator *alloc, const uint8_t *p, size_t n)
 	return s;
 }
 
+/* Whether bytes a then b occur next to each other in p. */
+static bool
+has_pair(const uint8_t *p, size_t n, uint8_t a, uint8_t b)
+{
+	for (size_t i = 0; i + 1 < n; i++)
+		if (p[i] == a && p[i + 1] == b)
+			return true;
+	return false;
+}
+
 /* Turn a value's bytes into UTF-8 (from charset if given) and store it. */
 static mox_err
 set_value(const mox_allocator *alloc, mox_msg_param *pm, const uint8_t *p,
@@ -203,7 +213,16 @@ set_value(const mox_allocator *alloc, mox_msg_param *pm, const uint8_t *p,
 	mox_buf_init(&b, alloc);
 	mox_err err;
 	bool replaced = false;
-	if (charset != NULL && charset[0] != '\0') {
+	if ((charset == NULL || charset[0] == '\0') && n >= 8 && has_pair(p, n, '=', '?') &&
+	    has_pair(p, n, '?', '=')) {
+		/* RFC 2047 encoded words in a parameter value: not allowed
+		 * (RFC 2047 section 5), but common in file names, and mail
+		 * clients decode them. White space between adjacent encoded
+		 * words is dropped (section 6.2). */
+		unsigned w = 0;
+		err = mox_msg_decode_text(p, n, &b, &w);
+		*warnings |= w & MOX_MSG_WARN_BAD_CHARSET;
+	} else if (charset != NULL && charset[0] != '\0') {
 		err = mox_msg_charset_to_utf8(charset, p, n, &b, &replaced);
 		if (err == MOX_EUNSUPPORTED) {
 			*warnings |= MOX_MSG_WARN_BAD_CHARSET;

@@ -77,20 +77,24 @@ push_id(mox_msg_id_list *l, size_t *cap, const mox_buf *b)
 }
 
 /* Skip a comment at v[i] == '('; returns the offset after it, or len when
- * unterminated. Nesting is counted, not recursed. */
+ * unterminated. Nesting is counted, not recursed; past
+ * MOX_MSG_COMMENT_DEPTH_MAX, or unterminated, it is flagged. */
 static size_t
-skip_comment(const uint8_t *v, size_t len, size_t i)
+skip_comment(const uint8_t *v, size_t len, size_t i, unsigned *warn)
 {
 	size_t depth = 0;
 	while (i < len) {
 		uint8_t c = v[i++];
-		if (c == '\\' && i < len)
+		if (c == '\\' && i < len) {
 			i++;
-		else if (c == '(')
-			depth++;
-		else if (c == ')' && --depth == 0)
-			break;
+		} else if (c == '(') {
+			if (++depth > MOX_MSG_COMMENT_DEPTH_MAX)
+				*warn |= MOX_MSG_WARN_BAD_FIELD;
+		} else if (c == ')' && --depth == 0) {
+			return i;
+		}
 	}
+	*warn |= MOX_MSG_WARN_BAD_FIELD;
 	return i;
 }
 
@@ -133,7 +137,7 @@ mox_msg_id_list_parse(const uint8_t *value, size_t len,
 		if (is_space(c)) {
 			i++;
 		} else if (c == '(') {
-			i = skip_comment(value, len, i);
+			i = skip_comment(value, len, i, &warn);
 		} else if (c == '"') {
 			/* A quoted string of an obsolete phrase. */
 			for (i++; i < len && value[i] != '"'; i++)

@@ -226,10 +226,11 @@ typedef struct dec {
 	mox_buf pending;                     /* octets in charset */
 	char charset[EW_CHARSET_MAX + 1];    /* of pending; "" when none */
 	mox_buf conv;                        /* scratch for conversion */
+	mox_buf word;                        /* one word's octets */
+	size_t start;                        /* out->len at the start */
 	const uint8_t *ws;                   /* white space to emit, or NULL */
 	size_t wslen;
 	bool after_ew;   /* the last piece was an encoded word */
-	bool any;        /* something was written (for trimming) */
 	unsigned warn;
 } dec;
 
@@ -262,7 +263,9 @@ static mox_err
 flush_ws(dec *d)
 {
 	mox_err err = MOX_OK;
-	if (d->ws != NULL && d->any)
+	/* Leading white space is dropped. Pending octets exist only after an
+	 * encoded word, when white space is not written. */
+	if (d->ws != NULL && d->out->len > d->start)
 		err = mox_buf_append(d->out, d->ws, d->wslen);
 	d->ws = NULL;
 	return err;
@@ -281,8 +284,10 @@ mox_msg_decode_text(const uint8_t *value, size_t len, mox_buf *out,
 	dec d;
 	memset(&d, 0, sizeof(d));
 	d.out = out;
+	d.start = start;
 	mox_buf_init(&d.pending, out->alloc);
 	mox_buf_init(&d.conv, out->alloc);
+	mox_buf_init(&d.word, out->alloc);
 	mox_err err = MOX_OK;
 	size_t i = 0;
 	while (i < len) {
@@ -303,47 +308,43 @@ mox_msg_decode_text(const uint8_t *value, size_t len, mox_buf *out,
 		ew w;
 		if (c == '=' && i + 1 < len && value[i + 1] == '?' &&
 		    ew_scan(value, len, i, &w)) {
-			/* Decode into the pending buffer, after converting what
-			 * it holds when the charset differs. */
-			bool same = d.charset[0] != '\0' &&
-				    mox__msg_eq_nocase(w.charset, strlen(w.charset),
-						       d.charset);
-			bool drop_ws = d.after_ew;
-			const uint8_t *ws = d.ws;
-			size_t wslen = d.wslen;
-			if (!drop_ws)
-				err = flush_ws(&d);
-			else if (!same)
-				err = flush_pending(&d);
-			if (err != MOX_OK)
-				goto out;
-			d.ws = NULL;
-			size_t mark = d.pending.len;
-			err = ew_decode(value, &w, &d.pending, &d.warn);
+			mox_buf_reset(&d.word);
+			err = ew_decode(value, &w, &d.word, &d.warn);
 			if (err == MOX_ESYNTAX) {
 				/* Not base64: the word stays as literal text. */
 				d.warn |= MOX_MSG_WARN_BAD_ENCODING;
-				d.pending.len = mark;
-				d.ws = ws;
-				d.wslen = wslen;
 				if ((err = flush_pending(&d)) != MOX_OK ||
-				    (err = flush_ws(&d)) != MOX_OK)
-					goto out;
-				if ((err = append_clean(out, value + i, w.end - i,
+				    (err = flush_ws(&d)) != MOX_OK ||
+				    (err = append_clean(out, value + i, w.end - i,
 							&d.warn)) != MOX_OK)
 					goto out;
-				d.any = true;
 				d.after_ew = false;
 				i = w.end;
 				continue;
 			}
 			if (err != MOX_OK)
 				goto out;
+			i = w.end;
+			/* An empty word is no piece at all: "x =?q??=" is "x". */
+			if (d.word.len == 0)
+				continue;
+			/* White space between encoded words goes; the pending
+			 * octets are converted first when the charset changes. */
+			bool same = d.charset[0] != '\0' &&
+				    mox__msg_eq_nocase(w.charset, strlen(w.charset),
+						       d.charset);
+			if (!d.after_ew)
+				err = flush_ws(&d);
+			else if (!same)
+				err = flush_pending(&d);
+			if (err != MOX_OK ||
+			    (err = mox_buf_append(&d.pending, d.word.data, d.word.len)) !=
+				    MOX_OK)
+				goto out;
+			d.ws = NULL;
 			if (d.charset[0] == '\0')
 				memcpy(d.charset, w.charset, sizeof(d.charset));
 			d.after_ew = true;
-			d.any = true;
-			i = w.end;
 			continue;
 		}
 		/* Literal text up to white space or a possible encoded word. */
@@ -355,7 +356,6 @@ mox_msg_decode_text(const uint8_t *value, size_t len, mox_buf *out,
 			goto out;
 		if ((err = append_clean(out, value + i, j - i, &d.warn)) != MOX_OK)
 			goto out;
-		d.any = true;
 		d.after_ew = false;
 		i = j;
 	}
@@ -363,6 +363,7 @@ mox_msg_decode_text(const uint8_t *value, size_t len, mox_buf *out,
 out:
 	mox_buf_free(&d.pending);
 	mox_buf_free(&d.conv);
+	mox_buf_free(&d.word);
 	if (err != MOX_OK) {
 		out->len = start;
 		if (out->data != NULL)

@@ -5,9 +5,10 @@
  * within MOX_MSG_LINE_SOFT (78) octets; otherwise a CRLF goes before the
  * white space in front of it, which starts the next line. A word too long
  * for 78 even on a line of its own stays on the current line unless that
- * would pass MOX_MSG_LINE_MAX (998). A fold keeps the white space run
- * when the line allows, else one WSP (readers unfold a fold to one space
- * anyway, mox_msg_decode_text included), so no line is only white space.
+ * would pass MOX_MSG_LINE_MAX (998). A fold keeps the white space run,
+ * unless the run is too long for any line: then it becomes one WSP
+ * (mox_msg_decode_text reads a fold as one space anyway), so no line is
+ * only white space.
  *
  * RFC 2047 (section 5(1) for unstructured text, 5(3) for display names):
  * a run of words that need encoding (non-ASCII without SMTPUTF8, control
@@ -121,14 +122,15 @@ put_ew(mox_buf *out, const uint8_t *s, size_t n, bool b64)
 	return err;
 }
 
-/* Whether B is shorter than Q for s[0, n). */
+/* Whether B is clearly shorter than Q for s[0, n); near a tie Q wins,
+ * as it stays readable. */
 static bool
 prefer_b64(const uint8_t *s, size_t n)
 {
-	size_t q = 0;
+	size_t q = 0, b = (n + 2) / 3 * 4;
 	for (size_t i = 0; i < n; i++)
 		q += q_cost(s[i]);
-	return (n + 2) / 3 * 4 < q;
+	return b + b / 4 < q;
 }
 
 /* How many bytes of s[0, n), whole characters, fit in an encoded word
@@ -178,8 +180,9 @@ put_space(fold *f, const uint8_t *ws, size_t wslen, size_t wordlen)
 	}
 	if ((err = mox_buf_append_str(f->out, "\r\n")) != MOX_OK)
 		return err;
-	/* Keep the run if the new line stays short, else one WSP. */
-	if (wslen + wordlen > MOX_MSG_LINE_SOFT)
+	/* Folding inserts a CRLF and removes nothing (a quoted string keeps
+	 * its spaces); only a run too long for any line becomes one WSP. */
+	if (wslen + wordlen > MOX_MSG_LINE_MAX)
 		wslen = 1;
 	f->line = wslen;
 	return mox_buf_append(f->out, ws, wslen);
@@ -204,13 +207,19 @@ put_encoded(fold *f, const uint8_t *ws, size_t wslen, const uint8_t *text,
 				      ? ew_take(text + i, n - i, b64, room - EW_OVERHEAD)
 				      : 0;
 		if (take == 0) {
-			/* Start a new line: CRLF and one space. */
+			/* Fold before the white space, which stays unless it
+			 * leaves too little room on the new line. */
 			if ((err = mox_buf_append_str(f->out, "\r\n")) != MOX_OK)
 				return err;
 			f->line = 0;
-			ws = &sp;
-			wslen = 1;
-			take = ew_take(text + i, n - i, b64, EW_MAX - EW_OVERHEAD);
+			if (wslen > MOX_MSG_LINE_SOFT - 2 * EW_OVERHEAD) {
+				ws = &sp;
+				wslen = 1;
+			}
+			room = MOX_MSG_LINE_SOFT - wslen;
+			if (room > EW_MAX)
+				room = EW_MAX;
+			take = ew_take(text + i, n - i, b64, room - EW_OVERHEAD);
 		}
 		if ((err = mox_buf_append(f->out, ws, wslen)) != MOX_OK)
 			return err;
@@ -405,14 +414,19 @@ put_name(mox_buf *out, const char *name, bool smtputf8)
 {
 	const uint8_t *s = (const uint8_t *)name;
 	bool encode = strstr(name, "=?") != NULL;
-	size_t wordlen = 0;
+	size_t wordlen = 0, wslen = 0;
 	for (size_t i = 0; s[i] != '\0' && !encode; i++) {
 		/* A control character, 8-bit text without SMTPUTF8, or a word
-		 * too long to fold nicely. */
+		 * or white space run too long to fold without loss. */
 		if (is_ctl(s[i]) || (s[i] >= 0x80 && !smtputf8))
 			encode = true;
-		wordlen = is_wsp(s[i]) ? 0 : wordlen + 1;
-		if (wordlen > EW_MAX)
+		if (is_wsp(s[i])) {
+			wslen = wordlen > 0 ? 1 : wslen + 1;
+			wordlen = 0;
+		} else {
+			wordlen++;
+		}
+		if (wordlen > EW_MAX || wslen > EW_MAX)
 			encode = true;
 	}
 	if (encode)
@@ -656,7 +670,8 @@ scan_text(const uint8_t *d, size_t n, scan *sc)
 /* Quoted-printable, RFC 2045 section 6.7, of CRLF text: CRLF stays a hard
  * line break, lines are at most 76 characters with soft breaks, white
  * space at a line's end is encoded, and so is the "F" of a line starting
- * with "From " (mbox files would change it). */
+ * with "From " (mbox files would change it). Text without a final line
+ * break ends with a soft one, so the part still ends in CRLF. */
 static mox_err
 qp_encode(const uint8_t *d, size_t n, mox_buf *out)
 {
@@ -688,6 +703,9 @@ qp_encode(const uint8_t *d, size_t n, mox_buf *out)
 			err = mox_buf_append_byte(out, c);
 		line += k;
 	}
+	/* End on a line break without changing the content: a soft one. */
+	if (err == MOX_OK && line > 0)
+		err = mox_buf_append_str(out, "=\r\n");
 	if (err == MOX_OK && out->data == NULL)
 		err = mox_buf_reserve(out, 0);
 	return err;
@@ -751,7 +769,7 @@ mox_msg_writer_part(mox_msg_writer *w, const char *content_type,
 	mox_buf_init(&crlf, w->alloc);
 	mox_buf_init(&body, w->alloc);
 	char *ct = NULL;
-	const char *cte;
+	const char *cte = NULL;
 	scan sc;
 	mox_err err = MOX_OK;
 	if (kind == 0) {

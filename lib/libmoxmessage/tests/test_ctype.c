@@ -162,6 +162,8 @@ static const struct {
 	{59, "contains a NUL byte that the JSON reader (C strings) cannot pass; "
 	     "also stalwart joins RFC 2231 sections across gaps (0, 1, 9999), "
 	     "we stop at the first gap"},
+	{34, "white space between adjacent encoded words is dropped (RFC 2047 "
+	     "section 6.2), also inside quotes; stalwart keeps it there"},
 	{76, "\"text/plain/format\": the subtype is a token and '/' a tspecial; "
 	     "we read subtype \"plain\" and flag the rest, stalwart keeps "
 	     "\"plain/format\""},

@@ -364,11 +364,29 @@ MOX_API mox_err mox_msg_charset_to_utf8(const char *charset, const void *data,
 /* ---- unstructured text, RFC 2047 ---- */
 
 /* Decode a header field value as unstructured text (RFC 5322 section
- * 3.2.5): unfold, decode RFC 2047 encoded words (B and Q, any charset
- * iconv knows, RFC 2231 section 5 language suffix ignored; white space
- * between adjacent encoded words dropped, RFC 2047 section 6.2), pass raw
- * UTF-8 through (RFC 6532) and replace invalid UTF-8 with U+FFFD. Appends
- * UTF-8 to out. *warnings_out gets MOX_MSG_WARN_BAD_CHARSET etc.
+ * 3.2.5) and append it to out as UTF-8:
+ *   - white space within a line is kept; a fold (a line break with the
+ *     white space around it) reads as one space, as Go's net/textproto,
+ *     which mox uses, unfolds; leading and trailing white space is dropped;
+ *   - RFC 2047 encoded words (B and Q, any charset iconv knows, RFC 2231
+ *     section 5 language suffix ignored) are decoded; white space between
+ *     adjacent encoded words is dropped (RFC 2047 section 6.2); adjacent
+ *     words of one charset are converted together, so a character split
+ *     over two words survives;
+ *   - leniently, as Go's mime.WordDecoder: an encoded word inside a word
+ *     ("foo=?utf-8?q?bar?=baz" is "foobarbaz", no space added), spaces in
+ *     Q text, a fold inside an encoded word (dropped). What does not have
+ *     the encoded-word form stays literal text; B text that is not base64
+ *     stays literal and sets MOX_MSG_WARN_BAD_ENCODING (so do bad Q
+ *     escapes, which are kept); an unknown charset is read as ISO-8859-1
+ *     and sets MOX_MSG_WARN_BAD_CHARSET;
+ *   - raw UTF-8 passes through (RFC 6532); invalid UTF-8 becomes U+FFFD
+ *     (MOX_MSG_WARN_BAD_CHARSET) and NUL, raw or decoded, becomes U+FFFD
+ *     (MOX_MSG_WARN_NUL), so out always holds a C string.
+ * This is for unstructured fields (Subject, Comments...): structured
+ * fields have their own parsers below, which do not decode encoded words
+ * in quoted strings (RFC 2047 section 5). Errors: MOX_EINVAL, MOX_ENOMEM
+ * (out is then as it was). *warnings_out (if not NULL) gets the warnings.
  * Thread-safety: per out. */
 MOX_API mox_err mox_msg_decode_text(const uint8_t *value, size_t len,
 				    mox_buf *out, unsigned *warnings_out);
@@ -381,14 +399,17 @@ typedef struct mox_msg_addr {
 	char *domain; /* domain as written (may be UTF-8, RFC 6532), or a
 			 domain literal "[192.0.2.1]"; NULL when the address
 			 has no @ (lenient, e.g. "undisclosed-recipients") */
-	char *group;  /* name of the group this address is in, or NULL */
+	char *group;  /* name of the group this address is in, or NULL.
+			 The members of one group share one string
+			 (pointer-equal), so two adjacent groups of the same
+			 name stay apart; "" for a group without name */
 } mox_msg_addr;
 
 typedef struct mox_msg_addr_list {
 	size_t n;
 	mox_msg_addr *a;
 	/* Groups with no members still appear, as one entry with group set
-	 * and local/domain NULL ("undisclosed-recipients:;"). */
+	 * and name/local/domain NULL ("undisclosed-recipients:;"). */
 	const mox_allocator *alloc;
 } mox_msg_addr_list;
 
@@ -400,10 +421,20 @@ typedef struct mox_msg_addr_list {
 
 /* Parse an address-list / mailbox-list value (From, To, Cc, Reply-To,
  * Sender...), including groups, comments, RFC 2047 encoded display names,
- * quoted local parts, obsolete routes and syntax (RFC 5322 section 4.4).
- * Lenient: unparsable entries are skipped and flagged
- * MOX_MSG_WARN_BAD_FIELD (MOX_ESYNTAX with MOX_MSG_STRICT, info says
- * where). Free with mox_msg_addr_list_free. Thread-safety: any thread. */
+ * quoted local parts, obsolete routes and syntax (RFC 5322 section 4.4;
+ * the route is dropped, CFWS around dots removed). Comments are white
+ * space, except that a mailbox without display name takes its first
+ * comment as name ("jdoe@example.org (John Doe)"). Encoded words in quoted
+ * strings are not decoded (RFC 2047 section 5).
+ * Lenient, each flagged MOX_MSG_WARN_BAD_FIELD (MOX_ESYNTAX with
+ * MOX_MSG_STRICT, info says where): unparsable entries are skipped and
+ * reading goes on after the next comma; a local part without '@' is kept
+ * with domain NULL; dots at the ends of a local part or doubled; '@' in a
+ * display name; ';' as list separator; a group without ';' or without a
+ * comma after it; a missing '>'; display-name words after the address.
+ * Invalid UTF-8 and NUL become U+FFFD (MOX_MSG_WARN_BAD_CHARSET,
+ * MOX_MSG_WARN_NUL). An empty value gives an empty list. Free with
+ * mox_msg_addr_list_free. Thread-safety: any thread. */
 MOX_API mox_err mox_msg_addr_list_parse(const uint8_t *value, size_t len,
 					unsigned flags,
 					const mox_allocator *alloc,
@@ -417,16 +448,22 @@ MOX_API void mox_msg_addr_list_free(mox_msg_addr_list *list);
 
 typedef struct mox_msg_date {
 	int year, month, day;      /* month 1-12 */
-	int hour, minute, second;
-	int tz_offset;             /* minutes east of UTC, -1439..1439 */
+	int hour, minute, second;  /* second 60: a leap second */
+	int tz_offset;             /* minutes east of UTC, -1439..1439; 0 also
+				      for -0000 and unknown zones */
 	time_t t;                  /* the instant, seconds since the epoch */
 } mox_msg_date;
 
 /* Parse a date-time: optional day of week, 2- and 3-digit years (section
  * 4.3), obsolete zones (UT, GMT, EST... and military letters, which count
- * as -0000 per section 4.3), comments, missing seconds. MOX_ESYNTAX for
- * what cannot be read, MOX_ERANGE for impossible values (31 February).
- * Thread-safety: any thread. */
+ * as -0000 per section 4.3, as do unknown alphabetic zones; "EST5EDT"
+ * counts as EST), comments anywhere, missing seconds. Also read, beyond
+ * the RFC: full day and month names, a numeric month, a one-digit hour, a
+ * missing zone (-0000) and a zone name after a numeric zone ("+0200
+ * CEST"). Nothing else may follow: for a Received field, pass what
+ * follows the last ';' (section 3.6.7). MOX_ESYNTAX for what cannot be
+ * read, MOX_ERANGE for impossible values (31 February, 24:00, +2400, year
+ * past 9999). Thread-safety: any thread. */
 MOX_API mox_err mox_msg_date_parse(const uint8_t *value, size_t len,
 				   mox_msg_date *date_out, mox_errinfo *info);
 
@@ -434,14 +471,19 @@ MOX_API mox_err mox_msg_date_parse(const uint8_t *value, size_t len,
 
 typedef struct mox_msg_id_list {
 	size_t n;
-	char **ids; /* without angle brackets: "id-left@id-right" */
+	char **ids; /* without angle brackets: "id-left@id-right", the bytes
+		       between '<' and '>' as written, line breaks removed */
 	const mox_allocator *alloc;
 } mox_msg_id_list;
 
 /* Parse Message-ID, In-Reply-To or References: msg-ids in angle brackets,
  * comments and folding skipped, obsolete phrases between ids ignored
- * (section 4.5.4), lenient about ids without '@'. Thread-safety: any
- * thread. */
+ * (section 4.5.4), lenient about ids without '@' (as mox). A value
+ * without any '<' that is a single word is taken as one id, flagged
+ * MOX_MSG_WARN_BAD_FIELD; "<>", an unterminated '<' or a value with no id
+ * give nothing for it, flagged too. So the list may be empty (n == 0),
+ * which is not an error. Invalid UTF-8 and NUL become U+FFFD. Free with
+ * mox_msg_id_list_free. Thread-safety: any thread. */
 MOX_API mox_err mox_msg_id_list_parse(const uint8_t *value, size_t len,
 				      const mox_allocator *alloc,
 				      mox_msg_id_list **list_out,
@@ -452,45 +494,88 @@ MOX_API void mox_msg_id_list_free(mox_msg_id_list *list);
 /* ---- writing ---- */
 
 /* Append "Name: value\r\n" to out, folding at white space so that lines
- * stay within 78 characters where possible (RFC 5322 section 2.2.3) and
- * never beyond 998; value is unstructured UTF-8 text and is RFC 2047
- * encoded (as UTF-8 Q or B words, section 5(1)) when it has non-ASCII
- * characters, unless smtputf8 is true (RFC 6532: raw UTF-8 allowed).
+ * stay within 78 octets where possible (RFC 5322 section 2.2.3) and never
+ * beyond 998; a fold inserts CRLF and removes no white space, except that
+ * a run too long for any line becomes one space. value is unstructured
+ * UTF-8 text, leading and trailing white space dropped ("Name:\r\n" when
+ * nothing is left). Words are RFC 2047 encoded (UTF-8 Q or B words of at
+ * most 75 characters holding whole characters, section 2 and 5) when they
+ * have non-ASCII characters and smtputf8 is false (RFC 6532 allows raw
+ * UTF-8 otherwise), control characters, or more than 997 octets (they
+ * would fit no line); adjacent such words are encoded together with the
+ * white space between them. Other words are written as they are, so a
+ * structured value (addresses from mox_msg_write_addr joined with ", ",
+ * which hold no such words) can be passed too; the price is that a word
+ * that already looks like an encoded word is not escaped.
+ * Errors: MOX_EINVAL for a name that is not 1-996 printable ASCII
+ * characters without ':', a value that is not UTF-8 or holds CR or LF
+ * (no header injection); MOX_ENOMEM. On error out is as it was.
  * Thread-safety: per out. */
 MOX_API mox_err mox_msg_write_field(mox_buf *out, const char *name,
 				    const char *value, bool smtputf8);
-/* Append an address as it goes in a header: "Name <local@domain>" with the
- * display name quoted or encoded as needed, the local part quoted if it is
- * not a dot-atom. Thread-safety: per out. */
+/* Append an address as it goes in a header: "Name <local@domain>", or
+ * "<local@domain>" when name is NULL or "". The display name is written
+ * as atoms when it is atext words with single spaces, else as a quoted
+ * string, else (non-ASCII without smtputf8, control characters, "=?",
+ * very long words or white space runs) as RFC 2047 encoded words (section
+ * 5(3)). The local part is quoted if it is not a dot-atom. No folding:
+ * pass the result (or a list of them) to mox_msg_write_field.
+ * MOX_EINVAL: invalid UTF-8; a control character in the local part;
+ * non-ASCII in local part or domain without smtputf8 (convert the domain
+ * to A-labels first); domain NULL, empty, not a dot-atom or not a domain
+ * literal of dtext; local and domain together over 900 octets. On error
+ * out is as it was. Thread-safety: per out. */
 MOX_API mox_err mox_msg_write_addr(mox_buf *out, const char *name,
 				   const char *local, const char *domain,
 				   bool smtputf8);
 /* Append an RFC 5322 date-time for t in the given UTC offset (minutes):
- * "Mon, 2 Jan 2006 15:04:05 -0700". Thread-safety: per out. */
+ * "Mon, 2 Jan 2006 15:04:05 -0700". MOX_EINVAL for an offset outside
+ * -1439..1439, MOX_ERANGE when the local date is outside the years
+ * 1900-9999 (section 3.3). Thread-safety: per out. */
 MOX_API mox_err mox_msg_write_date(mox_buf *out, time_t t, int tz_offset);
 
 /* A simple message under construction: header fields, then either a single
- * text body or multipart parts, written with CRLF line endings. */
+ * body or multipart parts, written with CRLF line endings. Each call either
+ * succeeds or leaves the writer as it was (MOX_ENOMEM included). */
 typedef struct mox_msg_writer mox_msg_writer;
 
 /* Thread-safety: any thread. */
 MOX_API mox_err mox_msg_writer_new(mox_msg_writer **w_out,
 				   const mox_allocator *alloc);
-/* Add a header field (folded and encoded as mox_msg_write_field). */
+/* Add a header field (folded and encoded as mox_msg_write_field, without
+ * SMTPUTF8). MIME-Version, Content-Type and Content-Transfer-Encoding are
+ * the writer's own: MOX_EINVAL. Thread-safety: per handle. */
 MOX_API mox_err mox_msg_writer_header(mox_msg_writer *w, const char *name,
 				      const char *value);
-/* Add a raw header field line, already formatted ("Name: value"). */
+/* Add a raw header field line, already formatted ("Name: value", folds as
+ * CRLF or LF followed by white space; one trailing line ending allowed;
+ * LF becomes CRLF). MOX_EINVAL for a line break that is not a fold, a
+ * line of only white space, a line over 998 octets, a bad or reserved
+ * name (as above). Thread-safety: per handle. */
 MOX_API mox_err mox_msg_writer_header_raw(mox_msg_writer *w, const char *line);
-/* Add a part: content type with parameters ("text/plain; charset=utf-8"),
- * and its content. Text parts are written as 7bit when possible, else
- * quoted-printable; other parts base64 (RFC 2045 section 6), except
- * message/ parts, which are written as they are. With one part and no
- * multipart_type the part is the whole body. */
+/* Add a part: content type with parameters ("text/plain; charset=utf-8",
+ * printable ASCII) and its content, encoded now (RFC 2045 section 6):
+ * text/ parts get LF turned into CRLF and are written as 7bit, or as
+ * quoted-printable when they have 8-bit bytes, NUL, a bare CR or lines
+ * over 78; message/ and multipart/ parts are written as they are (LF made
+ * CRLF, "7bit" or "8bit"), and must not hold NUL, a bare CR or lines over
+ * 998 (MOX_EINVAL); other parts are base64. content_type NULL: data is a
+ * whole MIME entity, its header, blank line and body (such as the output
+ * of another writer's mox_msg_writer_finish, for a multipart/alternative
+ * inside a multipart/mixed), written as it is under the same rules as
+ * message/ parts. With one part and no multipart_type the part is the
+ * whole body. Thread-safety: per handle. */
 MOX_API mox_err mox_msg_writer_part(mox_msg_writer *w, const char *content_type,
 				    const void *data, size_t len);
-/* Finish: the header, then the body or a multipart/<multipart_type> body
- * (e.g. "mixed", "report; report-type=delivery-status") with a fresh
- * boundary, appended to out. Thread-safety: per handle. */
+/* Finish: the header fields, then (when there are parts) MIME-Version and
+ * the part's fields and body, or a multipart/<multipart_type> body (e.g.
+ * "mixed", "report; report-type=delivery-status"; "mixed" when NULL and
+ * there are several parts), appended to out. The boundary comes from a
+ * hash of the parts (the same writer gives the same bytes) and is checked
+ * against every part, so it does not occur in them (RFC 2046 section
+ * 5.1.1). Without parts: the header and an empty body; MOX_EINVAL if a
+ * multipart_type is given then. The writer can be finished again. On
+ * error out is as it was. Thread-safety: per handle. */
 MOX_API mox_err mox_msg_writer_finish(mox_msg_writer *w,
 				      const char *multipart_type, mox_buf *out);
 /* NULL is a no-op. Thread-safety: per handle. */
