@@ -11,45 +11,9 @@
 
 #include <cjson/cJSON.h>
 #include <mox/message.h>
-
-static char *
-read_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = malloc((size_t)n + 1);
-	if (s != NULL && fread(s, 1, (size_t)n, f) != (size_t)n) {
-		free(s);
-		s = NULL;
-	}
-	if (s != NULL)
-		s[n] = '\0';
-	fclose(f);
-	return s;
-}
+#include "vectors.h"
 
 /* The field value: up to the first line break that is not a fold. */
-static size_t
-field_len(const char *s)
-{
-	size_t n = strlen(s);
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '\r' && s[i] != '\n')
-			continue;
-		size_t j = i;
-		if (s[j] == '\r' && j + 1 < n && s[j + 1] == '\n')
-			j++;
-		if (j + 1 >= n || (s[j + 1] != ' ' && s[j + 1] != '\t'))
-			return i;
-		i = j;
-	}
-	return n;
-}
-
 static mox_err
 parse(const char *s, mox_msg_date *d)
 {

@@ -12,46 +12,7 @@
 #include <cjson/cJSON.h>
 #include <mox/message.h>
 #include "mox_testalloc.h"
-
-static char *
-read_file(const char *path, size_t *len_out)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = malloc((size_t)n + 1);
-	if (s != NULL && fread(s, 1, (size_t)n, f) != (size_t)n) {
-		free(s);
-		s = NULL;
-	}
-	if (s != NULL)
-		s[n] = '\0';
-	fclose(f);
-	if (len_out != NULL)
-		*len_out = (size_t)n;
-	return s;
-}
-
-/* The field value: up to the first line break that is not a fold. */
-static size_t
-field_len(const char *s)
-{
-	size_t n = strlen(s);
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '\r' && s[i] != '\n')
-			continue;
-		size_t j = i;
-		if (s[j] == '\r' && j + 1 < n && s[j + 1] == '\n')
-			j++;
-		if (j + 1 >= n || (s[j + 1] != ' ' && s[j + 1] != '\t'))
-			return i;
-		i = j;
-	}
-	return n;
-}
+#include "vectors.h"
 
 /* Decode; the result as a string the caller frees. */
 static char *
@@ -104,8 +65,7 @@ test_vectors(void **state)
 {
 	(void)state;
 	char *text = read_file(MOX_TESTDATA_DIR
-			       "/messages/stalwart-mail-parser/header-vectors/unstructured.json",
-			       NULL);
+			       "/messages/stalwart-mail-parser/header-vectors/unstructured.json");
 	assert_non_null(text);
 	cJSON *root = cJSON_Parse(text);
 	assert_non_null(root);
@@ -249,7 +209,7 @@ test_synthetic(void **state)
 		snprintf(path, sizeof(path), "%s/messages/synthetic/%s", MOX_TESTDATA_DIR,
 			 cases[i].file);
 		size_t n;
-		char *msg = read_file(path, &n);
+		char *msg = mox_test_read_file(path, &n);
 		assert_non_null(msg);
 		mox_msg_header *h = NULL;
 		assert_int_equal(mox_msg_header_parse((const uint8_t *)msg, n, 0, NULL, &h, NULL,
