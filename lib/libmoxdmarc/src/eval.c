@@ -2,6 +2,8 @@
  * 3.1), evaluation (section 6.6.2) and the Authentication-Results method. */
 #include "dmarc_int.h"
 
+#include <mox/message.h>
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -286,5 +288,58 @@ mox_dmarc_authres(const mox_dmarc_result *r, const char *from_domain, mox_buf *o
 				      mox_dmarc_policy_name(r->disposition));
 	if (err == MOX_OK && from_domain != NULL && from_domain[0] != '\0')
 		err = mox_buf_appendf(out, " header.from=%s", from_domain);
+	return err;
+}
+
+mox_err
+mox_dmarc_from_domain(const void *header, size_t len, char *out, size_t out_size,
+		      mox_errinfo *info)
+{
+	if (header == NULL || out == NULL || out_size == 0)
+		return MOX_EINVAL;
+	out[0] = '\0';
+	mox_msg_header *h = NULL;
+	mox_err err = mox_msg_header_parse(header, len, 0, NULL, &h, NULL, info);
+	if (err != MOX_OK)
+		return err;
+	mox_msg_addr_list *l = NULL;
+	size_t nfrom = mox_msg_header_count(h, "From");
+	if (nfrom == 0) {
+		err = mox_errinfo_set(info, MOX_ENOTFOUND, 0, "no From header");
+		goto out;
+	}
+	if (nfrom > 1) {
+		err = mox_errinfo_set(info, MOX_ESYNTAX, 0, "%zu From headers", nfrom);
+		goto out;
+	}
+	const mox_msg_field *f = mox_msg_header_get(h, "From", 0);
+	err = mox_msg_addr_list_parse(f->value, f->value_len, 0, NULL, &l, NULL, info);
+	if (err != MOX_OK)
+		goto out;
+	const char *domain = NULL;
+	for (size_t i = 0; i < l->n; i++) {
+		const char *d = l->a[i].domain;
+		if (d == NULL || d[0] == '\0')
+			continue;
+		if (domain == NULL) {
+			domain = d;
+		} else if (!mox_dns_name_equal(domain, d)) {
+			/* Section 6.6.1: several authors from different
+			 * domains. (Equal names in different scripts, U-label
+			 * and A-label, count as different here.) */
+			err = mox_errinfo_set(info, MOX_ESYNTAX, 0,
+					      "From has addresses in different domains (%s, %s)",
+					      domain, d);
+			goto out;
+		}
+	}
+	if (domain == NULL) {
+		err = mox_errinfo_set(info, MOX_ENOTFOUND, 0, "no address with a domain in From");
+		goto out;
+	}
+	err = mox_dns_name_to_ascii(domain, out, out_size, info);
+out:
+	mox_msg_addr_list_free(l);
+	mox_msg_header_free(h);
 	return err;
 }

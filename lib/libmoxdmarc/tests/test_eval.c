@@ -213,10 +213,36 @@ test_verify(void **state)
 	assert_string_equal(mox_dmarc_status_name(MOX_DMARC_TEMPERROR), "temperror");
 }
 
+static void
+test_from_domain(void **state)
+{
+	(void)state;
+	char d[MOX_DNS_NAME_MAX + 1];
+	mox_errinfo info = {0};
+	const char *h = "To: x@y\r\nFrom: \"A\" <a@Example.COM>, b@example.com\r\n\r\nbody";
+	assert_int_equal(mox_dmarc_from_domain(h, strlen(h), d, sizeof(d), &info), MOX_OK);
+	assert_string_equal(d, "example.com");
+	h = "From: =?utf-8?q?J=C3=B6rg?= <j@b\xc3\xbc" "cher.example>\r\n\r\n";
+	assert_int_equal(mox_dmarc_from_domain(h, strlen(h), d, sizeof(d), &info), MOX_OK);
+	assert_string_equal(d, "xn--bcher-kva.example");
+	h = "From: a@example.com, b@example.net\r\n\r\n";
+	assert_int_equal(mox_dmarc_from_domain(h, strlen(h), d, sizeof(d), &info), MOX_ESYNTAX);
+	assert_non_null(strstr(info.msg, "different domains"));
+	h = "From: a@example.com\r\nFrom: a@example.com\r\n\r\n";
+	assert_int_equal(mox_dmarc_from_domain(h, strlen(h), d, sizeof(d), &info), MOX_ESYNTAX);
+	h = "Subject: none\r\n\r\n";
+	assert_int_equal(mox_dmarc_from_domain(h, strlen(h), d, sizeof(d), &info), MOX_ENOTFOUND);
+	h = "From: undisclosed-recipients:;\r\n\r\n";
+	assert_int_equal(mox_dmarc_from_domain(h, strlen(h), d, sizeof(d), &info), MOX_ENOTFOUND);
+	h = "From: a@bad..domain\r\n\r\n";
+	assert_int_not_equal(mox_dmarc_from_domain(h, strlen(h), d, sizeof(d), &info), MOX_OK);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_from_domain),
 		cmocka_unit_test(test_alignment),
 		cmocka_unit_test(test_verify),
 	};

@@ -149,6 +149,20 @@ MOX_API mox_err mox_dmarc_lookup(const mox_resolver *resolver,
  * result. */
 MOX_API void mox_dmarc_lookup_result_clear(mox_dmarc_lookup_result *result);
 
+/* ---- the From domain ---- */
+
+/* The RFC5322.From domain DMARC evaluates (section 3.1 and 6.6.1), in
+ * ASCII (A-labels) into out (MOX_DNS_NAME_MAX + 1 bytes), from a message's
+ * header section (the raw bytes before the blank line, or the whole
+ * message). MOX_ENOTFOUND when there is no From field or no address with a
+ * domain in it; MOX_ESYNTAX when there is more than one From field, or
+ * addresses with different domains (section 6.6.1: such messages cannot
+ * be evaluated; the caller may reject them); MOX_ENAME for a domain that
+ * is not a valid name. *info says which.
+ * Thread-safety: any thread. */
+MOX_API mox_err mox_dmarc_from_domain(const void *header, size_t len, char *out,
+				      size_t out_size, mox_errinfo *info);
+
 /* ---- alignment and evaluation ---- */
 
 /* Whether an authenticated domain aligns with the From domain (section
