@@ -23,16 +23,23 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: mox <command> [args]\n\n"
 		   "commands:\n"
-		   "  version                  print the version of mox and its libraries\n"
-		   "  help                     this text\n"
-		   "  dns lookup TYPE NAME     DNS lookup through MOX_RESOLVER or /etc/resolv.conf\n"
-		   "  dns orgdomain NAME       organizational domain (public suffix list)\n"
-		   "  dns idna NAME            A-label and U-label forms of a name\n"
-		   "  spf check DOMAIN IP      evaluate the SPF policy of DOMAIN for IP\n"
-		   "  spf lookup DOMAIN        print the SPF record of DOMAIN\n"
-		   "  spf parse TXTRECORD      parse an SPF record; prints nothing if valid\n"
+		   "  version                        print the version of mox and its libraries\n"
+		   "  help                           this text\n"
+		   "  dns lookup TYPE NAME           DNS lookup through MOX_RESOLVER or /etc/resolv.conf\n"
+		   "  dns orgdomain NAME             organizational domain (public suffix list)\n"
+		   "  dns idna NAME                  A-label and U-label forms of a name\n"
+		   "  spf check DOMAIN IP            evaluate the SPF policy of DOMAIN for IP\n"
+		   "  spf lookup DOMAIN              print the SPF record of DOMAIN\n"
+		   "  spf parse TXTRECORD            parse an SPF record; prints nothing if valid\n"
+		   "  dmarc lookup DOMAIN            the DMARC record that applies to DOMAIN\n"
+		   "  dmarc parsereportmsg FILE ...  aggregate reports in messages, as JSON\n"
+		   "  dnsbl check ZONE IP            is IP listed in the DNS blocklist ZONE?\n"
+		   "  dnsbl checkhealth ZONE         RFC 5782 health check of ZONE\n"
 		   "  message parse [-json] FILE     the MIME part tree of a message\n"
-		   "  message part FILE SECTION      a part's decoded content (IMAP section)\n");
+		   "  message part FILE SECTION      a part's decoded content (IMAP section)\n"
+		   "\n"
+		   "Each standard's commands are a small program, mox-<standard>, that\n"
+		   "\"mox <standard> help\" describes.\n");
 }
 
 static int
