@@ -240,7 +240,7 @@ cmd_verify(const char *ip, const char *mailfrom, const char *helo)
 		dk[i].selector = r->sig != NULL ? r->sig->selector : NULL;
 		dk[i].pass = r->status == MOX_DKIM_PASS;
 		printf("dkim: %s, domain %s%s%s\n", mox_dkim_status_name(r->status),
-		       dk[i].domain ? dk[i].domain : "(none)", r->why ? ": " : "",
+		       dk[i].domain ? dk[i].domain : "(none)", r->why && r->why[0] ? ": " : "",
 		       r->why ? r->why : "");
 	}
 	if (nd == 0)
