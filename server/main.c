@@ -5,6 +5,10 @@
 #include <mox/core.h>
 #include <mox/dns.h>
 
+#ifdef MOX_HAVE_LOCALSERVE
+#include "localserve.h"
+#endif
+
 #include <errno.h>
 #include <stdbool.h>
 #include <limits.h>
@@ -24,6 +28,10 @@ usage(FILE *f)
 	fprintf(f, "usage: mox <command> [args]\n\n"
 		   "commands:\n"
 		   "  version                        print the version of mox and its libraries\n"
+#ifdef MOX_HAVE_LOCALSERVE
+		   "  localserve [-dir DIR]          a local mail server for testing: SMTP 1025,\n"
+		   "                                 submission 1587, submissions 1465\n"
+#endif
 		   "  help                           this text\n"
 		   "  dns lookup TYPE NAME           DNS lookup through MOX_RESOLVER or /etc/resolv.conf\n"
 		   "  dns orgdomain NAME             organizational domain (public suffix list)\n"
@@ -89,6 +97,10 @@ main(int argc, char **argv)
 		       d & 0xff);
 		return 0;
 	}
+#ifdef MOX_HAVE_LOCALSERVE
+	if (strcmp(cmd, "localserve") == 0)
+		return localserve_main(argc - 1, argv + 1);
+#endif
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 ||
 	    strcmp(cmd, "--help") == 0) {
 		usage(stdout);
