@@ -45,6 +45,10 @@ usage(FILE *f)
 		   "  dnsbl checkhealth ZONE         RFC 5782 health check of ZONE\n"
 		   "  message parse [-json] FILE     the MIME part tree of a message\n"
 		   "  message part FILE SECTION      a part's decoded content (IMAP section)\n"
+		   "  import maildir|mbox ...        import messages into an account\n"
+		   "  export maildir|mbox ...        export an account's messages\n"
+		   "  backup DESTDIR                 consistent backup of the accounts\n"
+		   "  verifydata [-fix] DATADIR      check accounts: rows, files, UIDs\n"
 		   "\n"
 		   "Each standard's commands are a small program, mox-<standard>, that\n"
 		   "\"mox <standard> help\" describes.\n");
@@ -106,6 +110,12 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	/* mox's maintenance commands are in the store's tool. */
+	static const char *const store_cmds[] = {"import", "export", "backup", "verifydata",
+						 "setaccountpassword"};
+	for (size_t i = 0; i < sizeof(store_cmds) / sizeof(store_cmds[0]); i++)
+		if (strcmp(cmd, store_cmds[i]) == 0)
+			return run_tool("store", argc, argv);
 	/* Any other command names a standalone tool, mox-<command>. */
 	bool name_ok = cmd[0] != '\0' && strlen(cmd) < 32;
 	for (const char *c = cmd; *c != '\0' && name_ok; c++)
