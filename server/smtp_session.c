@@ -177,23 +177,36 @@ on_auth(session *s, const mox_smtp_event *ev)
 		mox_smtp_conn_auth_verdict(s->smtp, ok);
 		return;
 	}
-	/* CRAM-MD5 and SCRAM need the password or the salted password: the
-	 * account's password is fixed in localserve. (mox serve will keep
-	 * the derived secrets instead.) */
+	/* CRAM-MD5: the core wants the cleartext password, which the store
+	 * does not keep (it has the HMAC-MD5 states); localserve's password
+	 * is fixed. todo: verify CRAM-MD5 from the stored states
+	 * (mox_store_cram_md5_verify) for mox serve. */
 	static const char pw[] = "moxmoxmox";
 	if (ev->u.auth.need == MOX_SASL_NEED_PASSWORD) {
 		mox_smtp_conn_auth_password(s->smtp, (const uint8_t *)pw, sizeof(pw) - 1);
 		return;
 	}
-	mox_sasl_scram_secret sec;
+	/* SCRAM from the account's stored StoredKey and ServerKey (the store
+	 * never keeps the password or SaltedPassword). */
 	bool sha256 = ev->u.auth.mech == MOX_SASL_SCRAM_SHA_256 ||
 		      ev->u.auth.mech == MOX_SASL_SCRAM_SHA_256_PLUS;
-	static const uint8_t salt[] = "mox-c localserve";
-	if (mox_sasl_scram_secret_make(sha256, pw, sizeof(pw) - 1, salt, sizeof(salt) - 1, 4096,
-				       &sec) != MOX_OK) {
-		mox_smtp_conn_reply(s->smtp, 454, MOX_SMTP_SE_SYS_OTHER, "temporary failure");
+	mox_store_secrets st;
+	mox_sasl_scram_secret sec;
+	memset(&st, 0, sizeof(st));
+	memset(&sec, 0, sizeof(sec));
+	if (mox_store_secrets_get(s->ls->store, &st) != MOX_OK || !st.set) {
+		mox_mem_wipe(&st, sizeof(st));
+		mox_smtp_conn_auth_scram(s->smtp, NULL); /* fails at the proof */
 		return;
 	}
+	const mox_store_scram *k = sha256 ? &st.scram_sha256 : &st.scram_sha1;
+	memcpy(sec.salt, k->salt, k->salt_len < sizeof(sec.salt) ? k->salt_len : sizeof(sec.salt));
+	sec.salt_len = k->salt_len < sizeof(sec.salt) ? k->salt_len : sizeof(sec.salt);
+	sec.iterations = k->iterations;
+	memcpy(sec.stored_key, k->stored_key, sizeof(sec.stored_key));
+	memcpy(sec.server_key, k->server_key, sizeof(sec.server_key));
+	sec.keys_len = k->key_len;
+	mox_mem_wipe(&st, sizeof(st));
 	mox_smtp_conn_auth_scram(s->smtp, &sec);
 	mox_mem_wipe(&sec, sizeof(sec));
 }

@@ -814,7 +814,8 @@ mox_sasl_server_set_scram(mox_sasl_server *s, const mox_sasl_scram_secret *secre
 			goto out;
 		secret = &fake;
 	}
-	if (secret->salted_password_len != s->hlen || secret->salt_len == 0 ||
+	bool keys_only = secret->salted_password_len == 0 && secret->keys_len == s->hlen;
+	if ((!keys_only && secret->salted_password_len != s->hlen) || secret->salt_len == 0 ||
 	    secret->salt_len > MOX_SASL_SCRAM_SALT_MAX || secret->iterations == 0) {
 		err = MOX_EINVAL;
 		goto out;
@@ -836,10 +837,15 @@ mox_sasl_server_set_scram(mox_sasl_server *s, const mox_sasl_scram_secret *secre
 		err = MOX_ENOMEM;
 		goto out;
 	}
-	err = mox__smtp_scram_keys(s->alg, secret->salted_password, s->hlen, NULL,
-				   s->stored_key, s->server_key);
-	if (err != MOX_OK)
-		goto out;
+	if (keys_only) {
+		memcpy(s->stored_key, secret->stored_key, s->hlen);
+		memcpy(s->server_key, secret->server_key, s->hlen);
+	} else {
+		err = mox__smtp_scram_keys(s->alg, secret->salted_password, s->hlen, NULL,
+					   s->stored_key, s->server_key);
+		if (err != MOX_OK)
+			goto out;
+	}
 	mox_buf_free(&s->server_first);
 	s->server_first = sf;
 	snprintf(s->nonce + s->cnonce_len, sizeof(s->nonce) - s->cnonce_len, "%s", snonce);

@@ -92,14 +92,20 @@ typedef enum mox_sasl_cb_type {
 #define MOX_SASL_CB_DATA_MAX 64
 
 /* What the caller stores for a SCRAM user: salt, iteration count and
- * SaltedPassword (RFC 5802 section 3), 20 bytes for SHA-1 and 32 for
- * SHA-256. Make one with mox_sasl_scram_secret_make. */
+ * either SaltedPassword (RFC 5802 section 3), 20 bytes for SHA-1 and 32
+ * for SHA-256 (make one with mox_sasl_scram_secret_make), or, with
+ * salted_password_len 0, only StoredKey and ServerKey (keys_len bytes
+ * each): all a server needs, and what RFC 5802 section 3 advises a
+ * server to keep, since SaltedPassword lets anyone holding it log in. */
 typedef struct mox_sasl_scram_secret {
 	uint8_t salt[MOX_SASL_SCRAM_SALT_MAX];
 	size_t salt_len;
 	uint32_t iterations;
 	uint8_t salted_password[32];
 	size_t salted_password_len;
+	uint8_t stored_key[32];
+	uint8_t server_key[32];
+	size_t keys_len;
 } mox_sasl_scram_secret;
 
 /* Compute a SCRAM secret for storing: SaltedPassword = Hi(Normalize(password),
