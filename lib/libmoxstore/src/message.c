@@ -855,6 +855,35 @@ struct uidlist {
 	size_t n;
 };
 
+/* After a copy or move of one message to dst_id as uid: announce it to
+ * the listeners and add its keywords to the destination's set (kwall). */
+static mox_err
+announce_added(mox_store_tx *tx, const char *kw, unsigned flags, int64_t dst_id,
+	       uint32_t uid, mox_buf *kwall)
+{
+	mox_store_change ch = {.type = MOX_STORE_CHANGE_ADD,
+	                       .mailbox_id = dst_id,
+	                       .uid = uid,
+	                       .modseq = tx->modseq,
+	                       .flags = flags,
+	                       .flags_mask = MOX_STORE_FLAGS_ALL,
+	                       .keywords_changed = true};
+	mox_err err = mox__store_change_add(tx, &ch, kw, NULL, NULL, NULL, 0);
+	if (err != MOX_OK || kw[0] == '\0')
+		return err;
+	mox_buf tmpb;
+	mox_buf_init(&tmpb, tx->st->alloc);
+	err = words_op(kwall->len > 0 ? (const char *)kwall->data : "", kw, 0, &tmpb);
+	if (err == MOX_OK) {
+		mox_buf_free(kwall);
+		*kwall = tmpb;
+	} else {
+		mox_buf_free(&tmpb);
+		mox__store_seterr(tx, err, "out of memory");
+	}
+	return err;
+}
+
 mox_err
 mox_store_tx_copy(mox_store_tx *tx, int64_t src_id, const mox_store_range *ranges,
                   size_t nranges, unsigned flags, int64_t dst_id,
@@ -918,28 +947,7 @@ mox_store_tx_copy(mox_store_tx *tx, int64_t src_id, const mox_store_range *range
 		}
 		mox__store_counts_of(r->flags, r->size, &c);
 		counts_add(&add, &c);
-		const char *kw = row_kw(&rs, r);
-		mox_store_change ch = {.type = MOX_STORE_CHANGE_ADD,
-		                       .mailbox_id = dst_id,
-		                       .uid = uid,
-		                       .modseq = tx->modseq,
-		                       .flags = r->flags,
-		                       .flags_mask = MOX_STORE_FLAGS_ALL,
-		                       .keywords_changed = true};
-		err = mox__store_change_add(tx, &ch, kw, NULL, NULL, NULL, 0);
-		if (err == MOX_OK && kw[0] != '\0') {
-			mox_buf tmpb;
-			mox_buf_init(&tmpb, tx->st->alloc);
-			err = words_op(kwall.len > 0 ? (const char *)kwall.data : "",
-			               kw, 0, &tmpb);
-			if (err == MOX_OK) {
-				mox_buf_free(&kwall);
-				kwall = tmpb;
-			} else {
-				mox_buf_free(&tmpb);
-				mox__store_seterr(tx, err, "out of memory");
-			}
-		}
+		err = announce_added(tx, row_kw(&rs, r), r->flags, dst_id, uid, &kwall);
 		if (err == MOX_OK && fn != NULL)
 			err = fn(arg, r->uid, uid);
 	}
@@ -1036,28 +1044,7 @@ mox__store_move(mox_store_tx *tx, int64_t src_id, const mox_store_range *ranges,
 			break;
 		mox__store_counts_of(r->flags, r->size, &c);
 		counts_add(&moved, &c);
-		const char *kw = row_kw(&rs, r);
-		mox_store_change ch = {.type = MOX_STORE_CHANGE_ADD,
-		                       .mailbox_id = dst_id,
-		                       .uid = uid,
-		                       .modseq = tx->modseq,
-		                       .flags = r->flags,
-		                       .flags_mask = MOX_STORE_FLAGS_ALL,
-		                       .keywords_changed = true};
-		err = mox__store_change_add(tx, &ch, kw, NULL, NULL, NULL, 0);
-		if (err == MOX_OK && kw[0] != '\0') {
-			mox_buf tmpb;
-			mox_buf_init(&tmpb, tx->st->alloc);
-			err = words_op(kwall.len > 0 ? (const char *)kwall.data : "",
-			               kw, 0, &tmpb);
-			if (err == MOX_OK) {
-				mox_buf_free(&kwall);
-				kwall = tmpb;
-			} else {
-				mox_buf_free(&tmpb);
-				mox__store_seterr(tx, err, "out of memory");
-			}
-		}
+		err = announce_added(tx, row_kw(&rs, r), r->flags, dst_id, uid, &kwall);
 		if (err == MOX_OK && fn != NULL)
 			err = fn(arg, r->uid, uid);
 	}
