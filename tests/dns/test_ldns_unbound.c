@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <cmocka.h>
 
@@ -506,11 +508,48 @@ test_no_edns(void **state)
 	mox_resolver_free(r);
 }
 
+/* A loopback UDP port that takes queries and never answers: bound, not
+ * read. Returns the socket; *addr gets "127.0.0.1:port". */
+static int
+silent_udp(char *addr, size_t len)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	socklen_t sl = sizeof(sin);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+	snprintf(addr, len, "127.0.0.1:%u", ntohs(sin.sin_port));
+	return fd;
+}
+
+/* Nothing listens at the dead port: the ICMP port unreachable ends each
+ * try at once, without waiting for the timeout. */
+static void
+test_refused(void **state)
+{
+	(void)state;
+	mox_resolver *r = make_ldns(ub.dead_addr, 5000, 2, false, false);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	mox_dns_answer *a = NULL;
+	assert_int_equal(mox_dns_lookup(r, "a.mox.test", MOX_DNS_A, &a), MOX_OK);
+	long ms = elapsed_ms(&t0);
+	assert_int_equal(a->status, MOX_DNS_TEMPFAIL);
+	assert_non_null(strstr(a->why, "connection refused"));
+	assert_true(ms < 2500);
+	mox_dns_answer_free(a);
+	mox_resolver_free(r);
+}
+
 static void
 test_timeout(void **state)
 {
 	(void)state;
-	mox_resolver *r = make_ldns(ub.dead_addr, 100, 2, false, false);
+	char silent[64];
+	int sfd = silent_udp(silent, sizeof(silent));
+	mox_resolver *r = make_ldns(silent, 100, 2, false, false);
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	mox_dns_answer *a = NULL;
@@ -519,8 +558,9 @@ test_timeout(void **state)
 	assert_int_equal(a->status, MOX_DNS_TEMPFAIL);
 	assert_int_equal(a->rcode, -1);
 	assert_int_equal(a->nrr, 0);
-	assert_non_null(strstr(a->why, ub.dead_addr));
+	assert_non_null(strstr(a->why, silent));
 	assert_non_null(strstr(a->why, "2 tries"));
+	assert_non_null(strstr(a->why, "timeout"));
 	/* 2 tries of 100 ms, with slack for a loaded machine. */
 	assert_true(ms >= 150 && ms < 2000);
 	mox_dns_answer_free(a);
@@ -540,13 +580,14 @@ test_timeout(void **state)
 	assert_int_equal(st.hits, 0);
 	assert_int_equal(st.misses, 2);
 	mox_resolver_free(c);
+	close(sfd);
 }
 
 static void
 test_second_nameserver(void **state)
 {
 	(void)state;
-	/* The dead server first: its tries time out, the next one answers. */
+	/* The dead server first: its tries are refused, the next one answers. */
 	char list[80];
 	snprintf(list, sizeof(list), "%s, %s", ub.dead_addr, ub.addr);
 	mox_resolver *r = make_ldns(list, 100, 1, false, false);
@@ -1307,6 +1348,7 @@ main(void)
 	    PAIR(invalid_name),
 	    cmocka_unit_test(test_no_tcp_fallback),
 	    cmocka_unit_test(test_no_edns),
+	    cmocka_unit_test(test_refused),
 	    cmocka_unit_test(test_timeout),
 	    cmocka_unit_test(test_second_nameserver),
 	    cmocka_unit_test(test_env),

@@ -6,8 +6,8 @@
  *     that the resolver is immutable: a lookup keeps all its state in
  *     locals, so any number of threads may look up at once, unlocked.
  *   - We use ldns for packets (building the query, parsing the response)
- *     and for its socket helpers (ldns_udp_send, ldns_tcp_send: one fresh
- *     socket per try, waits bounded by timeout_ms with poll(2)), but not
+ *     and for its TCP helper (ldns_tcp_send: one fresh socket per try,
+ *     waits bounded by timeout_ms with poll(2)), but not
  *     ldns_resolver/ldns_send. Those share mutable state (RTT marks, the
  *     usevc switch) between calls, and ldns_send parses whatever arrives
  *     with ldns_wire2pkt before we can look at it: ldns 1.8.3 leaks memory
@@ -18,6 +18,10 @@
  *     random() from the clock), and EDNS0 with the DO bit (RFC 3225
  *     section 3) and a 1232-byte UDP size unless no_edns, so a validating
  *     resolver sets AD (RFC 4035 section 3.2.3).
+ *   - UDP is our own udp_exchange: a fresh connected socket per try, so
+ *     only the nameserver's datagrams are read, and an ICMP port
+ *     unreachable (nothing listening, ECONNREFUSED) ends the try at once
+ *     instead of after the timeout.
  *   - Each nameserver is asked in order with `tries` UDP tries of
  *     timeout_ms each, until one answers with something other than
  *     SERVFAIL or REFUSED (those may be that server's problem; the last
@@ -43,8 +47,12 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 /* Nameservers per resolver: resolv.conf allows 3 (MAXNS); leave room. */
 #define NS_MAX 16
@@ -901,6 +909,77 @@ fail_answer(const ldns_ctx *c, const char *name, mox_dns_type type,
 	return MOX_OK;
 }
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One UDP try: send q to ns from a fresh connected socket and wait up to
+ * timeout_ms for a datagram with our ID (others are skipped). Returns the
+ * response (free with free()) or NULL with *st and *problem set. */
+static uint8_t *
+udp_exchange(const ns_addr *ns, ldns_buffer *q, uint16_t id, unsigned timeout_ms,
+	     size_t *len_out, ldns_status *st, const char **problem)
+{
+	*st = LDNS_STATUS_NETWORK_ERR;
+	int fd = socket(ns->sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*st = LDNS_STATUS_SOCKET_ERROR;
+		*problem = "cannot make a UDP socket";
+		return NULL;
+	}
+	uint8_t *buf = NULL;
+	if (connect(fd, (const struct sockaddr *)&ns->sa, ns->salen) != 0 ||
+	    send(fd, ldns_buffer_begin(q), ldns_buffer_position(q), 0) < 0) {
+		*problem = errno == ECONNREFUSED ? "connection refused" : "cannot send";
+		goto out;
+	}
+	buf = malloc(65536);
+	if (buf == NULL) {
+		*st = LDNS_STATUS_MEM_ERR;
+		goto out;
+	}
+	int64_t deadline = mono_ms() + timeout_ms;
+	for (;;) {
+		int64_t left = deadline - mono_ms();
+		if (left <= 0) {
+			*problem = "timeout";
+			break;
+		}
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int rc = poll(&pfd, 1, (int)left);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0) {
+			*problem = rc == 0 ? "timeout" : "poll failed";
+			break;
+		}
+		ssize_t n = recv(fd, buf, 65536, 0);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			/* RFC 1122 section 4.1.3.3: ICMP errors reach a
+			 * connected UDP socket; nothing listens there. */
+			*problem = errno == ECONNREFUSED ? "connection refused" : "receive failed";
+			break;
+		}
+		if (n >= 12 && rd16(buf) == id) {
+			close(fd);
+			*st = LDNS_STATUS_OK;
+			*len_out = (size_t)n;
+			return buf;
+		}
+		/* Not our ID: a late answer to an earlier try; keep waiting. */
+	}
+out:
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
 /* Up to c->tries sends of query q (ID id) to ns over UDP or TCP. Returns
  * the first response with our ID (free with free()) and its length, or
  * NULL with *st and *problem saying why. */
@@ -915,10 +994,17 @@ exchange(const ldns_ctx *c, const ns_addr *ns, ldns_buffer *q, uint16_t id, bool
 	for (unsigned i = 0; i < c->tries; i++) {
 		uint8_t *bytes = NULL;
 		size_t n = 0;
-		if (tcp)
-			*st = ldns_tcp_send(&bytes, q, &ns->sa, ns->salen, tv, &n);
-		else
-			*st = ldns_udp_send(&bytes, q, &ns->sa, ns->salen, tv, &n);
+		if (!tcp) {
+			bytes = udp_exchange(ns, q, id, c->timeout_ms, &n, st, problem);
+			if (bytes != NULL) {
+				*len_out = n;
+				return bytes;
+			}
+			if (*st == LDNS_STATUS_MEM_ERR)
+				break;
+			continue;
+		}
+		*st = ldns_tcp_send(&bytes, q, &ns->sa, ns->salen, tv, &n);
 		if (*st == LDNS_STATUS_OK && bytes != NULL && n >= 12 &&
 		    rd16(bytes) == id) {
 			*len_out = n;
