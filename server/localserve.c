@@ -4,10 +4,13 @@
  * mox-localserve, or -dir) with the account "mox" (login mox@localhost,
  * password "moxmoxmox"), a self-signed certificate for localhost, and
  * listens on loopback at the usual ports + 1000 (DESIGN.md): SMTP 1025,
- * submission 1587 (STARTTLS), submissions 1465 (implicit TLS). Mail for
+ * submission 1587 (STARTTLS), submissions 1465 (implicit TLS), IMAP 1143
+ * (STARTTLS), IMAPS 1993 (implicit TLS). Mail for
  * any address is accepted into the account's Inbox. */
 #include "localserve.h"
 #include "net.h"
+
+#include <mox/smtp.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -51,6 +54,7 @@ int
 localserve_main(int argc, char **argv)
 {
 	const char *dir = NULL, *ip = "127.0.0.1";
+	mlog_init_env(); /* MOX_LOGLEVELS, log.h */
 	char defdir[PATH_MAX];
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-dir") == 0 && i + 1 < argc) {
@@ -99,6 +103,31 @@ localserve_main(int argc, char **argv)
 
 	uv_loop_t *loop = uv_default_loop();
 	ls.loop = loop;
+	/* Limits against abuse (net.h) with mox's values, except that
+	 * localserve, a test server on loopback, lets one address open many
+	 * connections quickly (load tests run from 127.0.0.1); tests set
+	 * them with MOX_LOCALSERVE_LIMITS, e.g. "conns_ip=3,command=2s". */
+	static net_limits limits;
+	static mox_smtp_limits smtp_limits;
+	net_limits_default(&limits);
+	net_limits_parse(&limits, "conns_ip=1000,rate_ip=1000000", err, sizeof(err));
+	const char *lim = getenv("MOX_LOCALSERVE_LIMITS");
+	int lrc = lim != NULL ? net_limits_parse(&limits, lim, err, sizeof(err)) : 0;
+	if (lrc == 0 && (lrc = net_limits_init(&limits)) != 0)
+		snprintf(err, sizeof(err), "out of memory");
+	if (lrc != 0) {
+		fprintf(stderr, "mox localserve: MOX_LOCALSERVE_LIMITS: %s\n", err);
+		localserve_account_close(&ls);
+		tls_config_free(&ls.tls);
+		return 1;
+	}
+	mox_smtp_limits_default(&smtp_limits);
+	if (limits.command_timeout_ms > 0)
+		smtp_limits.command_timeout_ms = limits.command_timeout_ms;
+	if (limits.data_timeout_ms > 0)
+		smtp_limits.data_timeout_ms = limits.data_timeout_ms;
+	ls.limits = &limits;
+	ls.smtp_limits = &smtp_limits;
 	static const struct {
 		const char *name;
 		uint16_t port;
@@ -107,15 +136,32 @@ localserve_main(int argc, char **argv)
 		{"smtp", 1025, LOCALSERVE_SMTP},
 		{"submission", 1587, LOCALSERVE_SUBMISSION},
 		{"submissions", 1465, LOCALSERVE_SUBMISSIONS},
+		{"imap", 1143, LOCALSERVE_IMAP},
+		{"imaps", 1993, LOCALSERVE_IMAPS},
 	};
-	listener *ls_l = calloc(3, sizeof(*ls_l));
+	const size_t nports = sizeof(ports) / sizeof(ports[0]);
+	listener *ls_l = calloc(nports, sizeof(*ls_l));
 	int rc = 0;
-	for (size_t i = 0; i < 3 && rc == 0; i++) {
+	for (size_t i = 0; i < nports && rc == 0; i++) {
 		listener *l = &ls_l[i];
 		snprintf(l->name, sizeof(l->name), "%s", ports[i].name);
-		l->proto = localserve_smtp_proto(&ls, ports[i].kind);
+		l->proto = ports[i].kind >= LOCALSERVE_IMAP ? localserve_imap_proto(&ls)
+							    : localserve_smtp_proto(&ls, ports[i].kind);
 		l->starttls = ports[i].kind != LOCALSERVE_SUBMISSIONS ? &ls.tls : NULL;
 		l->implicit_tls = ports[i].kind == LOCALSERVE_SUBMISSIONS ? &ls.tls : NULL;
+		l->limits = &limits;
+		l->refuse_fmt = "421 4.7.0 %s\r\n"; /* as mox */
+		l->authfail_at_connect = ports[i].kind != LOCALSERVE_SMTP;
+		l->log_pkg = MLOG_PKG_SMTPSERVER;
+		l->trace_kind = NET_TRACE_SMTP;
+		if (ports[i].kind == LOCALSERVE_IMAP || ports[i].kind == LOCALSERVE_IMAPS) {
+			l->starttls = ports[i].kind == LOCALSERVE_IMAP ? &ls.tls : NULL;
+			l->implicit_tls = ports[i].kind == LOCALSERVE_IMAPS ? &ls.tls : NULL;
+			l->refuse_fmt = "* BYE %s\r\n";
+			l->authfail_at_connect = true;
+			l->log_pkg = MLOG_PKG_IMAPSERVER;
+			l->trace_kind = NET_TRACE_OTHER;
+		}
 		uint16_t port = ports[i].port;
 		const char *off = getenv("MOX_LOCALSERVE_PORT_OFFSET");
 		if (off != NULL)
@@ -130,7 +176,8 @@ localserve_main(int argc, char **argv)
 	if (rc == 0) {
 		printf("mox localserve: data in %s\n"
 		       "account: mox@localhost (or any address), password: moxmoxmox\n"
-		       "smtp 1025, submission 1587 (starttls), submissions 1465 (tls)\n",
+		       "smtp 1025, submission 1587 (starttls), submissions 1465 (tls)\n"
+		       "imap 1143 (starttls), imaps 1993 (tls)\n",
 		       dir);
 		fflush(stdout);
 		uv_signal_t sigint, sigterm;

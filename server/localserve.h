@@ -6,7 +6,13 @@
 
 #include <limits.h>
 
-enum { LOCALSERVE_SMTP, LOCALSERVE_SUBMISSION, LOCALSERVE_SUBMISSIONS };
+enum {
+	LOCALSERVE_SMTP,
+	LOCALSERVE_SUBMISSION,
+	LOCALSERVE_SUBMISSIONS,
+	LOCALSERVE_IMAP,  /* 1143, STARTTLS */
+	LOCALSERVE_IMAPS, /* 1993, implicit TLS */
+};
 
 typedef struct mox_store mox_store;
 
@@ -15,6 +21,8 @@ typedef struct localserve {
 	uv_loop_t *loop;
 	tls_config tls;
 	mox_store *store; /* the one account */
+	net_limits *limits;                       /* shared by the listeners */
+	const struct mox_smtp_limits *smtp_limits; /* NULL: the core's defaults */
 } localserve;
 
 int localserve_main(int argc, char **argv);
@@ -22,5 +30,7 @@ int localserve_account_open(localserve *ls, const char *path, char *errbuf, size
 void localserve_account_close(localserve *ls);
 /* The SMTP protocol for a listener kind. */
 const proto *localserve_smtp_proto(localserve *ls, int kind);
+/* The IMAP protocol (server/imap_session.c). */
+const proto *localserve_imap_proto(localserve *ls);
 
 #endif

@@ -8,6 +8,13 @@
 #ifdef MOX_HAVE_LOCALSERVE
 #include "localserve.h"
 #endif
+#include "config.h"
+#ifdef MOX_HAVE_QUICKSTART
+#include "quickstart.h"
+#endif
+#ifdef MOX_HAVE_QUEUE
+#include "queue.h"
+#endif
 
 #include <errno.h>
 #include <stdbool.h>
@@ -33,6 +40,18 @@ usage(FILE *f)
 		   "                                 submission 1587, submissions 1465\n"
 #endif
 		   "  help                           this text\n"
+#ifdef MOX_HAVE_QUEUE
+		   "  queue list|dump|drop|kick|hold|release ...  the outgoing queue (-datadir DIR)\n"
+#endif
+		   "  config test                    check mox.conf and domains.conf (-config FILE or\n"
+		   "                                 MOXCONF; default config/mox.conf)\n"
+		   "  config describe-static         annotated example mox.conf\n"
+		   "  config describe-domains        annotated example domains.conf\n"
+		   "  config dnsrecords DOMAIN       the DNS records DOMAIN needs, as a zone file\n"
+#ifdef MOX_HAVE_QUICKSTART
+		   "  quickstart [-dir DIR] [-hostname HOST] [-ip IP]... user@domain [user|uid]\n"
+		   "                                 write a config, DKIM keys and an account\n"
+#endif
 		   "  dns lookup TYPE NAME           DNS lookup through MOX_RESOLVER or /etc/resolv.conf\n"
 		   "  dns orgdomain NAME             organizational domain (public suffix list)\n"
 		   "  dns idna NAME                  A-label and U-label forms of a name\n"
@@ -89,11 +108,28 @@ run_tool(const char *name, int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+	/* mox's global flag: -config path/to/mox.conf (as MOXCONF). */
+	while (argc >= 3 && (strcmp(argv[1], "-config") == 0 || strcmp(argv[1], "--config") == 0)) {
+		setenv("MOXCONF", argv[2], 1);
+		argv[2] = argv[0];
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
 	}
 	const char *cmd = argv[1];
+	if (strcmp(cmd, "config") == 0)
+		return mox_config_cmd_main(argc - 1, argv + 1);
+#ifdef MOX_HAVE_QUICKSTART
+	if (strcmp(cmd, "quickstart") == 0)
+		return mox_quickstart_main(argc - 1, argv + 1);
+#endif
+#ifdef MOX_HAVE_QUEUE
+	if (strcmp(cmd, "queue") == 0)
+		return queue_cli_main(argc - 1, argv + 1);
+#endif
 	if (strcmp(cmd, "version") == 0) {
 		unsigned c = mox_core_version(), d = mox_dns_version();
 		printf("mox-c %s\nlibmoxcore %u.%u.%u\nlibmoxdns %u.%u.%u\n", MOX_VERSION,

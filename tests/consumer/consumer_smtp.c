@@ -4,7 +4,9 @@
  * server connection through a transaction the way a server would (feed,
  * next, answer, output), parses a path, and checks a SCRAM-SHA-256 client
  * against the server, and exits non-zero on any surprise. */
+#include <mox/dsn.h>
 #include <mox/smtp.h>
+#include <mox/smtp_client.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -105,5 +107,29 @@ main(void)
 	mox_buf_free(&b);
 	mox_sasl_client_free(cl);
 	mox_sasl_server_free(sv);
+
+	/* The client core (mox/smtp_client.h): greeting in, EHLO out. */
+	mox_smtp_client *sc = NULL;
+	mox_smtp_client_opts sco = {.size = sizeof(sco), .hostname = "client.example"};
+	mox_smtp_client_event cev;
+	if (mox_smtp_client_new(&sc, &sco) != MOX_OK ||
+	    mox_smtp_client_feed(sc, "220 mx ESMTP\r\n", 14) != MOX_OK ||
+	    mox_smtp_client_next(sc, 0, &cev) != MOX_EAGAIN)
+		return fail("smtp client");
+	const uint8_t *co_out = mox_smtp_client_output(sc, &n);
+	if (n != 21 || memcmp(co_out, "EHLO client.example\r\n", 21) != 0)
+		return fail("smtp client output");
+	mox_smtp_client_free(sc);
+
+	/* DSNs (mox/dsn.h, through libmoxmessage): compose, recognise. */
+	mox_dsn_rcpt dr = {.final_recipient = "b@example.org", .action = MOX_DSN_FAILED};
+	mox_dsn dsn = {.size = sizeof(dsn), .from = "postmaster@mox.example",
+		       .to = "a@example.org", .message_id = "x@mox.example", .date = 1700000000,
+		       .text = "failed\n", .reporting_mta = "mox.example", .rcpts = &dr, .nrcpts = 1};
+	mox_buf db = MOX_BUF_INIT;
+	if (mox_dsn_compose(&dsn, NULL, &db, NULL) != MOX_OK || !mox_dsn_is_dsn(db.data, db.len))
+		return fail("dsn");
+	mox_buf_free(&db);
+	printf("consumer: SMTP client and DSN ok\n");
 	return 0;
 }

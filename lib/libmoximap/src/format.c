@@ -304,7 +304,9 @@ mox_imap_cmd_format(const mox_imap_cmd *c, mox_buf *out)
 					      m->date.tz_offset);
 		if (OK && m->binary)
 			err = mox_buf_append_str(out, " binary");
-		if (OK) {
+		if (OK && m->streamed) {
+			err = mox_buf_appendf(out, " len=%zu streamed", m->len);
+		} else if (OK) {
 			mox_imap_str d = {(const char *)m->data, m->len};
 			err = mox_buf_appendf(out, " len=%zu data=", m->len);
 			if (OK)

@@ -18,7 +18,11 @@
  *   SKIPLIT  skipping the octets of a non-synchronizing literal of a
  *            refused command (never stored, so a "{4294967296+}" costs
  *            time, not memory), then DISCARD again;
- *   RAWLINE  line mode for AUTHENTICATE responses and IDLE's DONE.
+ *   RAWLINE  line mode for AUTHENTICATE responses and IDLE's DONE;
+ *   STREAM   handing the octets of an APPEND message literal to the caller
+ *            (MOX_IMAP_APPEND_STREAM) instead of copying them: cmd gets
+ *            "{0}" in place of the announcement, and the real sizes are
+ *            put in the parsed command's messages afterwards.
  * A refused synchronizing literal ends the command at once: the client
  * waits for our continuation request, which we do not send, so the next
  * bytes are a new command (RFC 9051 section 7.5, "+" is only sent when
@@ -29,7 +33,7 @@
 
 #include <string.h>
 
-enum st { ST_LINE, ST_LITERAL, ST_DISCARD, ST_SKIPLIT, ST_RAWLINE };
+enum st { ST_LINE, ST_LITERAL, ST_DISCARD, ST_SKIPLIT, ST_RAWLINE, ST_STREAM };
 
 struct mox_imap_parser {
 	const mox_allocator *alloc;
@@ -52,6 +56,11 @@ struct mox_imap_parser {
 	mox__imap_arena arena;
 	mox_imap_cmd parsed;
 	bool complete; /* cmd holds a complete command to parse */
+	/* APPEND streaming: per message literal of the command, its size
+	 * and whether it was streamed (uint64_t size, then a byte). */
+	mox_buf streamed;
+	uint64_t stream_size, stream_off;
+	size_t stream_index;
 };
 
 static const mox_imap_limits default_limits = {
@@ -102,6 +111,7 @@ mox_imap_parser_new(mox_imap_parser **p_out, const mox_imap_parser_opts *opts)
 		p->lim.max_line = 64; /* room for a tag and a refusal */
 	mox_buf_init(&p->in, alloc);
 	mox_buf_init(&p->cmd, alloc);
+	mox_buf_init(&p->streamed, alloc);
 	p->arena.alloc = alloc;
 	*p_out = p;
 	return MOX_OK;
@@ -114,6 +124,7 @@ mox_imap_parser_free(mox_imap_parser *p)
 		return;
 	mox_buf_free(&p->in);
 	mox_buf_free(&p->cmd);
+	mox_buf_free(&p->streamed);
 	mox__imap_arena_reset(&p->arena);
 	mox_mem_free(p->alloc, p);
 }
@@ -156,6 +167,7 @@ void
 mox_imap_parser_reset(mox_imap_parser *p)
 {
 	mox_buf_reset(&p->in);
+	mox_buf_reset(&p->streamed);
 	p->inpos = 0;
 	mox_buf_reset(&p->cmd);
 	mox__imap_arena_reset(&p->arena);
@@ -201,6 +213,7 @@ emit_refusal(mox_imap_parser *p, mox_imap_event *ev)
 	ev->reject.code = p->rcode;
 	ev->reject.text = p->rtext;
 	mox_buf_reset(&p->cmd);
+	mox_buf_reset(&p->streamed);
 	p->line_start = 0;
 	p->st = ST_LINE;
 }
@@ -240,7 +253,7 @@ literal_at_end(const uint8_t *s, size_t n, uint64_t *size, bool *sync)
 /* Check a literal announcement; returns true if it may be read. Otherwise
  * the refusal is prepared. */
 static bool
-literal_ok(mox_imap_parser *p, uint64_t size, bool sync)
+literal_ok(mox_imap_parser *p, uint64_t size, bool sync, bool streamed)
 {
 	if (!sync && (p->flags & MOX_IMAP_LITERALPLUS) == 0) {
 		if ((p->flags & MOX_IMAP_LITERALMINUS) == 0) {
@@ -264,9 +277,75 @@ literal_ok(mox_imap_parser *p, uint64_t size, bool sync)
 		refuse(p, MOX_IMAP_NO, "TOOBIG", t);
 		return false;
 	}
-	if (size > p->lim.max_command || p->cmd.len > p->lim.max_command - size) {
+	if (!streamed &&
+	    (size > p->lim.max_command || p->cmd.len > p->lim.max_command - size)) {
 		refuse(p, MOX_IMAP_NO, "TOOBIG", "command too large");
 		return false;
+	}
+	return true;
+}
+
+/* Whether the literal announced at the end of the current line is the
+ * message of an APPEND (RFC 9051 section 6.3.12, RFC 3502): the command is
+ * APPEND and the literal is not its mailbox name, the first argument. */
+static bool
+append_msg_literal(const mox_imap_parser *p, const uint8_t *line, size_t n)
+{
+	const uint8_t *c = p->cmd.data;
+	size_t len = p->line_start > 0 ? p->cmd.len : n, i = 0;
+	while (i < len && c[i] != ' ')
+		i++;
+	static const char kw[] = " APPEND ";
+	if (i == 0 || len - i < 8)
+		return false;
+	for (size_t k = 0; k < 8; k++) {
+		uint8_t ch = c[i + k];
+		if (ch >= 'a' && ch <= 'z')
+			ch = (uint8_t)(ch - 32);
+		if (ch != (uint8_t)kw[k])
+			return false;
+	}
+	if (p->line_start > 0)
+		return true;
+	/* First line: something before the announcement after "APPEND ". */
+	size_t brace = n;
+	while (brace > 0 && line[brace - 1] != '{')
+		brace--;
+	if (brace > 0 && brace - 1 > 0 && line[brace - 2] == '~')
+		brace--;
+	return brace > 0 && brace - 1 > i + 8;
+}
+
+/* Record a message literal of the command (size, streamed). */
+static mox_err
+stream_note(mox_imap_parser *p, uint64_t size, bool streamed)
+{
+	uint8_t rec[9];
+	memcpy(rec, &size, 8);
+	rec[8] = streamed;
+	return mox_buf_append(&p->streamed, rec, sizeof(rec));
+}
+
+/* Put the sizes of streamed literals into the parsed APPEND. */
+static bool
+stream_apply(mox_imap_parser *p)
+{
+	size_t n = p->streamed.len / 9;
+	if (p->parsed.type != MOX_IMAP_CMD_APPEND)
+		return n == 0;
+	if (n == 0)
+		return true;
+	if (n != p->parsed.nmsgs)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *rec = p->streamed.data + 9 * i;
+		if (!rec[8])
+			continue;
+		uint64_t size;
+		memcpy(&size, rec, 8);
+		p->parsed.msgs[i].streamed = true;
+		p->parsed.msgs[i].data = NULL;
+		p->parsed.msgs[i].len = (size_t)size;
 	}
 	return true;
 }
@@ -291,6 +370,13 @@ parse_complete(mox_imap_parser *p, mox_imap_event *ev)
 	}
 	p->complete = false;
 	memset(ev, 0, sizeof(*ev));
+	if (ok && !stream_apply(p)) {
+		ok = false;
+		lx.status = MOX_IMAP_BAD;
+		lx.code = NULL;
+		snprintf(lx.err, sizeof(lx.err), "%s", "unexpected literals in APPEND");
+	}
+	mox_buf_reset(&p->streamed);
 	if (ok) {
 		ev->type = MOX_IMAP_EV_COMMAND;
 		ev->cmd = &p->parsed;
@@ -345,8 +431,10 @@ mox_imap_parser_next(mox_imap_parser *p, mox_imap_event *ev_out)
 	memset(ev_out, 0, sizeof(*ev_out));
 	if (p->complete)
 		return parse_complete(p, ev_out);
-	if (p->st == ST_LINE && p->cmd.len == 0)
+	if (p->st == ST_LINE && p->cmd.len == 0) {
 		mox__imap_arena_reset(&p->arena);
+		mox_buf_reset(&p->streamed);
+	}
 	for (;;) {
 		const uint8_t *d = p->in.data + p->inpos;
 		size_t avail = p->in.len - p->inpos;
@@ -355,6 +443,11 @@ mox_imap_parser_next(mox_imap_parser *p, mox_imap_event *ev_out)
 		switch (p->st) {
 		case ST_RAWLINE:
 		case ST_LINE: {
+			/* Room for what streaming an APPEND literal adds, taken
+			 * before any input is consumed (ENOMEM loses nothing). */
+			if ((p->flags & MOX_IMAP_APPEND_STREAM) &&
+			    mox_buf_reserve(&p->streamed, 9) != MOX_OK)
+				return MOX_ENOMEM;
 			const uint8_t *lf = memchr(d, '\n', avail);
 			size_t take = lf != NULL ? (size_t)(lf - d) + 1 : avail;
 			size_t linelen = p->cmd.len - p->line_start;
@@ -406,7 +499,10 @@ mox_imap_parser_next(mox_imap_parser *p, mox_imap_event *ev_out)
 			uint64_t size;
 			bool sync;
 			if (literal_at_end(line, n, &size, &sync)) {
-				if (!literal_ok(p, size, sync)) {
+				bool msg = (p->flags & MOX_IMAP_APPEND_STREAM) &&
+					   append_msg_literal(p, line, n);
+				bool stream = msg && size > 0;
+				if (!literal_ok(p, size, sync, stream)) {
 					if (sync) {
 						emit_refusal(p, ev_out);
 						return MOX_OK;
@@ -415,8 +511,29 @@ mox_imap_parser_next(mox_imap_parser *p, mox_imap_event *ev_out)
 					p->st = ST_SKIPLIT;
 					continue;
 				}
+				if (msg && stream_note(p, size, stream) != MOX_OK)
+					return MOX_ENOMEM;
 				p->remain = size;
 				p->st = ST_LITERAL;
+				if (stream) {
+					/* cmd gets "{0}" and the line end for the
+					 * grammar: never longer than what it
+					 * replaces, so no allocation. */
+					size_t brace = n;
+					while (line[brace - 1] != '{')
+						brace--;
+					size_t eol = p->cmd.len - p->line_start - n;
+					uint8_t *w = p->cmd.data + p->line_start + brace;
+					w[0] = '0';
+					w[1] = '}';
+					memmove(w + 2, p->cmd.data + p->line_start + n, eol);
+					p->cmd.len = p->line_start + brace + 2 + eol;
+					p->cmd.data[p->cmd.len] = '\0';
+					p->st = ST_STREAM;
+					p->stream_size = size;
+					p->stream_off = 0;
+					p->stream_index = p->streamed.len / 9 - 1;
+				}
 				if (sync) {
 					ev_out->type = MOX_IMAP_EV_CONTINUE;
 					return MOX_OK;
@@ -448,6 +565,25 @@ mox_imap_parser_next(mox_imap_parser *p, mox_imap_event *ev_out)
 				p->line_start = p->cmd.len;
 			}
 			continue;
+		}
+		case ST_STREAM: {
+			size_t take = avail;
+			if ((uint64_t)take > p->remain)
+				take = (size_t)p->remain;
+			ev_out->type = MOX_IMAP_EV_APPEND_DATA;
+			ev_out->line = d;
+			ev_out->line_len = take;
+			ev_out->append_size = p->stream_size;
+			ev_out->append_offset = p->stream_off;
+			ev_out->append_index = p->stream_index;
+			p->inpos += take;
+			p->remain -= take;
+			p->stream_off += take;
+			if (p->remain == 0) {
+				p->st = ST_LINE;
+				p->line_start = p->cmd.len;
+			}
+			return MOX_OK;
 		}
 		case ST_SKIPLIT: {
 			size_t take = avail;

@@ -30,9 +30,9 @@ static const char input[] =
 	"a10 AUTHENTICATE PLAIN\r\nAGFiYwBkZWY=\r\n";
 
 static mox_err
-run_parser(const mox_allocator *a, mox_buf *log)
+run_parser(const mox_allocator *a, unsigned flags, mox_buf *log)
 {
-	mox_imap_parser_opts o = {.size = sizeof(o), .alloc = a};
+	mox_imap_parser_opts o = {.size = sizeof(o), .alloc = a, .flags = flags};
 	mox_imap_parser *p = NULL;
 	mox_err err = mox_imap_parser_new(&p, &o);
 	if (err != MOX_OK)
@@ -59,6 +59,10 @@ run_parser(const mox_allocator *a, mox_buf *log)
 			} else if (ev.type == MOX_IMAP_EV_REJECT) {
 				if ((err = mox_buf_append_str(log, ev.reject.text)) != MOX_OK)
 					goto out;
+			} else if (ev.type == MOX_IMAP_EV_APPEND_DATA) {
+				if ((err = mox_buf_appendf(log, "DATA %zu ", ev.append_index)) != MOX_OK ||
+				    (err = mox_buf_append(log, ev.line, ev.line_len)) != MOX_OK)
+					goto out;
 			} else if (ev.type == MOX_IMAP_EV_LINE) {
 				if ((err = mox_buf_append(log, ev.line, ev.line_len)) != MOX_OK)
 					goto out;
@@ -76,18 +80,17 @@ out:
 }
 
 static void
-test_parser_oom(void **state)
+parser_oom(unsigned flags)
 {
-	(void)state;
 	mox_buf want = MOX_BUF_INIT;
-	assert_int_equal(run_parser(NULL, &want), MOX_OK);
+	assert_int_equal(run_parser(NULL, flags, &want), MOX_OK);
 	assert_non_null(strstr((const char *)want.data, "a10 AUTHENTICATE"));
 	bool ok = false;
 	for (long n = 0; !ok && n < 100000; n++) {
 		mox_testalloc t;
 		mox_testalloc_init(&t, n);
 		mox_buf got = MOX_BUF_INIT;
-		mox_err err = run_parser(&t.a, &got);
+		mox_err err = run_parser(&t.a, flags, &got);
 		assert_int_equal(t.live, 0);
 		if (err == MOX_OK) {
 			/* ENOMEM on a command is retried, so the events are
@@ -101,6 +104,15 @@ test_parser_oom(void **state)
 	}
 	assert_true(ok);
 	mox_buf_free(&want);
+}
+
+static void
+test_parser_oom(void **state)
+{
+	(void)state;
+	parser_oom(0);
+	/* APPEND literals streamed as DATA events (MOX_IMAP_APPEND_STREAM). */
+	parser_oom(MOX_IMAP_APPEND_STREAM);
 }
 
 static mox_err

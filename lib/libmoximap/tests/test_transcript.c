@@ -15,6 +15,9 @@
  *        "LINE: text"         a raw line (after AUTHENTICATE or IDLE, the
  *                             runner switches the parser to line mode, as a
  *                             server does)
+ *        "DATA: i size bytes" a streamed APPEND literal (F: APPENDSTREAM),
+ *                             message i of size octets; the chunks of one
+ *                             literal are joined, as they differ per split
  *
  * Each transcript is run three ways: all bytes in one feed, one byte per
  * feed, and split in two at every offset. All must give exactly the
@@ -78,6 +81,8 @@ load(script *s, const char *path)
 				s->flags |= MOX_IMAP_LITERALMINUS;
 			if (strstr(v, "UTF8"))
 				s->flags |= MOX_IMAP_UTF8;
+			if (strstr(v, "APPENDSTREAM"))
+				s->flags |= MOX_IMAP_APPEND_STREAM;
 			break;
 		case 'L': {
 			const char *p;
@@ -196,6 +201,27 @@ drain(mox_imap_parser *p, events *e)
 			mox_buf_free(&o);
 			break;
 		}
+		case MOX_IMAP_EV_APPEND_DATA:
+			if (ev.append_offset > 0) {
+				/* Join with the previous chunk of this literal. */
+				assert_true(e->n > 0 && strncmp(e->ev[e->n - 1], "DATA: ", 6) == 0);
+				assert_int_equal(mox_buf_append_str(&b, e->ev[e->n - 1]), MOX_OK);
+				free(e->ev[--e->n]);
+			} else {
+				assert_int_equal(mox_buf_appendf(&b, "DATA: %zu %llu ", ev.append_index,
+								 (unsigned long long)ev.append_size),
+						 MOX_OK);
+			}
+			assert_true(ev.line_len > 0);
+			for (size_t i = 0; i < ev.line_len; i++) {
+				uint8_t c = ev.line[i];
+				if (c >= 0x20 && c < 0x7f)
+					assert_int_equal(mox_buf_append_byte(&b, c), MOX_OK);
+				else
+					assert_int_equal(mox_buf_appendf(&b, "\\x%02x", c), MOX_OK);
+			}
+			ev_add(e, (const char *)b.data);
+			break;
 		case MOX_IMAP_EV_LINE:
 			assert_int_equal(mox_buf_append_str(&b, "LINE: "), MOX_OK);
 			assert_int_equal(mox_buf_append(&b, ev.line, ev.line_len), MOX_OK);

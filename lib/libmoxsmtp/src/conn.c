@@ -954,6 +954,17 @@ mox_smtp_conn_auth_password(mox_smtp_conn *c, const uint8_t *password, size_t le
 }
 
 mox_err
+mox_smtp_conn_auth_cram_md5(const mox_smtp_conn *c, const uint8_t **challenge_out,
+			    size_t *challenge_len_out, const char **digest_out)
+{
+	if (c == NULL)
+		return MOX_EINVAL;
+	if (c->state != MOX__SMTP_ST_WAIT || c->wait != MOX__SMTP_W_AUTH || c->sasl == NULL)
+		return MOX_ESTATE;
+	return mox_sasl_server_cram_md5(c->sasl, challenge_out, challenge_len_out, digest_out);
+}
+
+mox_err
 mox_smtp_conn_auth_scram(mox_smtp_conn *c, const mox_sasl_scram_secret *secret)
 {
 	return auth_answer_do(c, A_SCRAM, false, NULL, 0, secret);

@@ -752,13 +752,33 @@ mox_sasl_server_verdict(mox_sasl_server *s, bool ok, mox_sasl_status *status_out
 {
 	if (s == NULL || status_out == NULL)
 		return MOX_EINVAL;
-	if (s->st == ST_PASSWORD && !ok) {
-		*status_out = fail(s, MOX_SASL_FAIL_BAD_CREDENTIALS, "unknown user");
+	if (s->st == ST_PASSWORD) {
+		/* An unknown user, or the caller's own check of the CRAM-MD5
+		 * digest from stored HMAC states (RFC 2195 section 2). */
+		*status_out = ok ? success(s)
+				 : fail(s, MOX_SASL_FAIL_BAD_CREDENTIALS, "bad user/pass");
 		return MOX_OK;
 	}
 	if (s->st != ST_VERDICT)
 		return MOX_ESTATE;
 	*status_out = ok ? success(s) : fail(s, MOX_SASL_FAIL_BAD_CREDENTIALS, "bad user/pass");
+	return MOX_OK;
+}
+
+mox_err
+mox_sasl_server_cram_md5(const mox_sasl_server *s, const uint8_t **challenge_out,
+			 size_t *challenge_len_out, const char **digest_out)
+{
+	if (s == NULL || challenge_out == NULL || challenge_len_out == NULL || digest_out == NULL)
+		return MOX_EINVAL;
+	*challenge_out = NULL;
+	*challenge_len_out = 0;
+	*digest_out = NULL;
+	if (s->st != ST_PASSWORD || s->mech != MOX_SASL_CRAM_MD5)
+		return MOX_ESTATE;
+	*challenge_out = s->challenge.data != NULL ? s->challenge.data : (const uint8_t *)"";
+	*challenge_len_out = s->challenge.len;
+	*digest_out = s->cram_digest;
 	return MOX_OK;
 }
 

@@ -83,6 +83,63 @@ test_cram_md5_rfc2195(void **state)
 	mox_buf_free(&out);
 }
 
+/* CRAM-MD5 checked by the caller (as from stored HMAC-MD5 states): the
+ * server hands out its challenge and the client's digest, and takes a
+ * verdict (RFC 2195 section 2). */
+static void
+test_cram_md5_caller_check(void **state)
+{
+	(void)state;
+	for (int good = 0; good < 2; good++) {
+		mox_sasl_server *s = NULL;
+		mox_sasl_server_opts so = {.size = sizeof(so), .mech = MOX_SASL_CRAM_MD5,
+					   .hostname = "mox.example"};
+		assert_int_equal(mox_sasl_server_new(&s, &so), MOX_OK);
+		const uint8_t *chal;
+		size_t chal_len;
+		const char *digest;
+		assert_int_equal(mox_sasl_server_cram_md5(s, &chal, &chal_len, &digest), MOX_ESTATE);
+		assert_null(digest);
+		mox_sasl_status st;
+		assert_int_equal(mox_sasl_server_step(s, NULL, 0, false, &st), MOX_OK);
+		assert_int_equal(st, MOX_SASL_CONTINUE);
+		size_t n;
+		const uint8_t *c = mox_sasl_server_challenge(s, &n);
+		char want[33], resp[64];
+		assert_int_equal(mox_sasl_cram_md5_digest((const uint8_t *)(good ? "secret" : "wrong"),
+							  good ? 6 : 5, c, n, want),
+				 MOX_OK);
+		/* Upper-case hex from the client; the server hands it out lower. */
+		snprintf(resp, sizeof(resp), "tim %s", want);
+		for (char *p = resp + 4; *p; p++)
+			if (*p >= 'a' && *p <= 'f')
+				*p = (char)(*p - 'a' + 'A');
+		assert_int_equal(mox_sasl_server_step(s, (const uint8_t *)resp, strlen(resp), true,
+						      &st),
+				 MOX_OK);
+		assert_int_equal(st, MOX_SASL_NEED_PASSWORD);
+		assert_int_equal(mox_sasl_server_cram_md5(s, &chal, &chal_len, &digest), MOX_OK);
+		assert_int_equal(chal_len, n);
+		assert_memory_equal(chal, c, n);
+		/* The caller's check with the real password "secret". */
+		char check[33];
+		assert_int_equal(mox_sasl_cram_md5_digest((const uint8_t *)"secret", 6, chal,
+							  chal_len, check),
+				 MOX_OK);
+		bool ok = strcmp(check, digest) == 0;
+		assert_int_equal(ok, good);
+		assert_int_equal(mox_sasl_server_verdict(s, ok, &st), MOX_OK);
+		assert_int_equal(st, good ? MOX_SASL_SUCCESS : MOX_SASL_FAILURE);
+		if (good)
+			assert_string_equal(mox_sasl_server_authc(s), "tim");
+		else
+			assert_int_equal(mox_sasl_server_failure(s), MOX_SASL_FAIL_BAD_CREDENTIALS);
+		assert_int_equal(mox_sasl_server_cram_md5(s, &chal, &chal_len, &digest), MOX_ESTATE);
+		mox_sasl_server_free(s);
+	}
+	assert_int_equal(mox_sasl_server_cram_md5(NULL, NULL, NULL, NULL), MOX_EINVAL);
+}
+
 /* RFC 4616 section 4, the examples. */
 static void
 test_plain_rfc4616(void **state)
@@ -538,6 +595,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_cram_md5_rfc2195),
+		cmocka_unit_test(test_cram_md5_caller_check),
 		cmocka_unit_test(test_plain_rfc4616),
 		cmocka_unit_test(test_scram_sha1_rfc5802),
 		cmocka_unit_test(test_scram_sha256_rfc7677),

@@ -6,6 +6,8 @@
  * msg/<shard>/<id>; when finished, the file and then its directory are
  * fsynced, by the delivering thread, so that concurrent deliveries sync in
  * parallel and the group commit is left with the database commit alone.
+ * Deliveries finishing at the same time share directory fsyncs
+ * (mox__store_sync_entry): one fsync covers all entries made before it.
  * Until a transaction with its row commits, the file belongs to the
  * msgfile and is removed if the msgfile is freed. The MIME structure is
  * parsed as the bytes pass
@@ -144,11 +146,8 @@ mox_store_msgfile_finish(mox_store_msgfile *mf)
 	close(mf->fd);
 	mf->fd = -1;
 	/* The file's entry in its directory, durable before any row. */
-	char dir[MOX__STORE_PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", mf->path);
-	*strrchr(dir, '/') = '\0';
 	if (mox__store_fault_hit(mf->st, MOX__STORE_FAULT_FSYNC_DIR) ||
-	    mox__store_sync_dir(dir) != MOX_OK) {
+	    mox__store_sync_entry(mf->st, mf->id) != MOX_OK) {
 		err = MOX_EIO;
 		goto out;
 	}

@@ -15,8 +15,9 @@
  *     durable: the store hands out the message id (above every id ever
  *     committed), the staged file is written at its final name
  *     msg/<shard>/<id>, fsynced, and its directory fsynced, all in the
- *     delivering thread, so many deliveries do this in parallel; only
- *     then is its row inserted, and the transaction committed (WAL,
+ *     delivering thread, so many deliveries do this in parallel (and
+ *     share directory fsyncs: mox__store_sync_entry); only then is its
+ *     row inserted, and the transaction committed (WAL,
  *     synchronous=FULL). Any failure before the commit removes the file,
  *     so no row ever exists without its file. A crash before the commit
  *     leaves a file whose id no committed row has: open removes such files
@@ -460,6 +461,51 @@ mox__store_sync_dir(const char *path)
 	return rc == 0 ? MOX_OK : MOX_EIO;
 }
 
+/* Make the directory entry of message file id durable: wait for an fsync
+ * of its shard directory that started after this call, running one if
+ * none is running. A directory fsync covers every entry made before it
+ * started, so deliveries finishing at the same time share one fsync (the
+ * first runs it, those arriving meanwhile run the next one together)
+ * instead of each running their own; it stays in the delivering threads,
+ * in parallel with the group commit of earlier messages. */
+mox_err
+mox__store_sync_entry(mox_store *st, int64_t id)
+{
+	int64_t shard = id >> 13;
+	char rel[32], dir[MOX__STORE_PATH_MAX];
+	mox_store_message_path(id, rel);
+	*strchr(rel, '/') = '\0';
+	if (mox__store_path(st, dir, sizeof(dir), "msg/%s", rel) != 0)
+		return MOX_ELIMIT;
+	mox_err err = MOX_OK;
+	pthread_mutex_lock(&st->ds_mu);
+	uint64_t need = st->ds_started + 1; /* starts after now */
+	for (;;) {
+		if (st->ds_done >= need && st->ds_done_shard == shard) {
+			err = st->ds_done_ok ? MOX_OK : MOX_EIO;
+			break;
+		}
+		if (st->ds_busy) {
+			pthread_cond_wait(&st->ds_cv, &st->ds_mu);
+			continue;
+		}
+		uint64_t gen = ++st->ds_started;
+		st->ds_shard = shard;
+		st->ds_busy = true;
+		pthread_mutex_unlock(&st->ds_mu);
+		mox_err e = mox__store_sync_dir(dir);
+		pthread_mutex_lock(&st->ds_mu);
+		st->ds_busy = false;
+		st->ds_done = gen;
+		st->ds_done_shard = shard;
+		st->ds_done_ok = e == MOX_OK;
+		pthread_cond_broadcast(&st->ds_cv);
+		/* gen >= need and of our shard: the check above ends it. */
+	}
+	pthread_mutex_unlock(&st->ds_mu);
+	return err;
+}
+
 mox_err
 mox_store_open(mox_store **store_out, const char *account_dir,
                const mox_store_opts *opts, mox_errinfo *info)
@@ -526,6 +572,8 @@ mox_store_open(mox_store **store_out, const char *account_dir,
 	pthread_cond_init(&st->gc_cv, NULL);
 	pthread_mutex_init(&st->lmu, NULL);
 	pthread_mutex_init(&st->id_mu, NULL);
+	pthread_mutex_init(&st->ds_mu, NULL);
+	pthread_cond_init(&st->ds_cv, NULL);
 	locks = true;
 
 	struct stat sb;
@@ -617,6 +665,8 @@ out:
 			pthread_cond_destroy(&st->gc_cv);
 			pthread_mutex_destroy(&st->lmu);
 			pthread_mutex_destroy(&st->id_mu);
+			pthread_mutex_destroy(&st->ds_mu);
+			pthread_cond_destroy(&st->ds_cv);
 		}
 		mox_mem_free(st->alloc, st->name);
 		mox_mem_free(st->alloc, st->dir);
@@ -644,6 +694,8 @@ mox_store_close(mox_store *st)
 	pthread_cond_destroy(&st->gc_cv);
 	pthread_mutex_destroy(&st->lmu);
 	pthread_mutex_destroy(&st->id_mu);
+	pthread_mutex_destroy(&st->ds_mu);
+	pthread_cond_destroy(&st->ds_cv);
 	mox_mem_free(st->alloc, st->name);
 	mox_mem_free(st->alloc, st->dir);
 	mox_mem_free(st->alloc, st);

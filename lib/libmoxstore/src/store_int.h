@@ -125,6 +125,15 @@ struct mox_store {
 	 * synced), under id_mu: no file goes into a shard whose directory
 	 * entry might still be lost. */
 	int64_t shard_ok;
+	/* Coalesced fsync of shard directories (store.c, mox__store_sync_entry):
+	 * generation ds_started is the last directory fsync started (of
+	 * ds_shard), ds_done the last finished (of ds_done_shard, ds_done_ok
+	 * whether it worked); ds_busy while one runs. Under ds_mu. */
+	pthread_mutex_t ds_mu;
+	pthread_cond_t ds_cv;
+	uint64_t ds_started, ds_done;
+	int64_t ds_shard, ds_done_shard;
+	bool ds_busy, ds_done_ok;
 	atomic_int fault;   /* enum mox__store_fault, fires once */
 	size_t queue_max;   /* MOX_STORE_LISTENER_QUEUE_MAX; tests lower it */
 	bool msgdir_synced; /* msg/ exists and its entry is durable */
@@ -209,6 +218,7 @@ mox_err mox__store_remove_add(mox_store_tx *tx, int64_t id);
 int mox__store_path(const mox_store *st, char *out, size_t outsz, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 mox_err mox__store_sync_dir(const char *path);
+mox_err mox__store_sync_entry(mox_store *st, int64_t id);
 int64_t mox__store_alloc_id(mox_store *st);
 mox_err mox__store_shard_dir(mox_store *st, int64_t id);
 mox_err mox__store_link(mox_store *st, int64_t src_id, int64_t dst_id);

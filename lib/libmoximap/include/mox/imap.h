@@ -78,6 +78,13 @@ enum {
 	MOX_IMAP_LITERALMINUS = 1u << 1, /* LITERAL- advertised, RFC 7888 */
 	MOX_IMAP_UTF8 = 1u << 2, /* UTF8=ACCEPT enabled: mailbox names are
 				    UTF-8, not modified UTF-7 (RFC 6855) */
+	/* Stream APPEND message literals instead of keeping them: their
+	 * bytes come as MOX_IMAP_EV_APPEND_DATA events as they arrive (for a
+	 * server writing them to a file), and the command's message has
+	 * streamed set and no data. Literals of 0 octets are not streamed.
+	 * max_literal still bounds each literal; max_command does not count
+	 * streamed ones. */
+	MOX_IMAP_APPEND_STREAM = 1u << 3,
 };
 
 typedef struct mox_imap_parser_opts {
@@ -304,6 +311,9 @@ typedef struct mox_imap_append_msg {
 	const uint8_t *data; /* the literal */
 	size_t len;
 	bool binary; /* literal8, RFC 3516 */
+	/* With MOX_IMAP_APPEND_STREAM: the bytes (len of them) came in
+	 * MOX_IMAP_EV_APPEND_DATA events; data is NULL. */
+	bool streamed;
 } mox_imap_append_msg;
 
 /* A parsed command. Which members are set depends on type, as noted.
@@ -396,6 +406,14 @@ typedef enum mox_imap_ev_type {
 	 * line ending, in line/line_len. The parser is back in command mode
 	 * afterwards. */
 	MOX_IMAP_EV_LINE,
+	/* With MOX_IMAP_APPEND_STREAM: bytes of an APPEND message literal in
+	 * line/line_len, at append_offset of a literal of append_size octets
+	 * (offset 0: a new message starts), the append_index-th message of
+	 * the command (0-based). The bytes point into the parser's input
+	 * buffer: use them before any other call on the parser, feed
+	 * included. The command itself follows as MOX_IMAP_EV_COMMAND (or a
+	 * refusal: then drop what was written). */
+	MOX_IMAP_EV_APPEND_DATA,
 } mox_imap_ev_type;
 
 typedef enum mox_imap_status {
@@ -419,6 +437,9 @@ typedef struct mox_imap_event {
 	mox_imap_reject reject;  /* REJECT */
 	const uint8_t *line;     /* LINE */
 	size_t line_len;
+	uint64_t append_size;   /* APPEND_DATA */
+	uint64_t append_offset;
+	size_t append_index;
 } mox_imap_event;
 
 typedef struct mox_imap_parser mox_imap_parser;

@@ -17,7 +17,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	size_t chunk = (size_t)data[0] % 17 + 1;
-	unsigned flags = data[1] & 7;
+	unsigned flags = data[1] & 15; /* LITERAL+, LITERAL-, UTF8, APPEND_STREAM */
 	data += 2;
 	size -= 2;
 	mox_imap_parser_opts o = {.size = sizeof(o), .flags = flags};
@@ -60,6 +60,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 			case MOX_IMAP_EV_LINE:
 				if (ev.line_len > 514)
+					abort();
+				break;
+			case MOX_IMAP_EV_APPEND_DATA:
+				if (ev.line_len == 0 || ev.append_offset + ev.line_len > ev.append_size)
 					abort();
 				break;
 			}

@@ -202,8 +202,12 @@ MOX_API void mox_sasl_server_free(mox_sasl_server *server);
 MOX_API mox_err mox_sasl_server_step(mox_sasl_server *server, const uint8_t *data,
 				     size_t len, bool has_data,
 				     mox_sasl_status *status_out);
-/* Answer MOX_SASL_CHECK_PASSWORD (or an unknown user for NEED_PASSWORD):
- * ok true gives MOX_SASL_SUCCESS. Thread-safety: per handle. */
+/* Answer MOX_SASL_CHECK_PASSWORD: ok true gives MOX_SASL_SUCCESS. Also
+ * answers MOX_SASL_NEED_PASSWORD: false for an unknown user, or the
+ * caller's own check of the CRAM-MD5 digest (mox_sasl_server_cram_md5)
+ * against a stored secret that is not the password (the HMAC-MD5 inner
+ * and outer states of RFC 2104 section 4, as mox keeps them).
+ * Thread-safety: per handle. */
 MOX_API mox_err mox_sasl_server_verdict(mox_sasl_server *server, bool ok,
 					mox_sasl_status *status_out);
 /* Answer MOX_SASL_NEED_PASSWORD with authc's cleartext password.
@@ -219,6 +223,17 @@ MOX_API mox_err mox_sasl_server_set_password(mox_sasl_server *server,
 MOX_API mox_err mox_sasl_server_set_scram(mox_sasl_server *server,
 					  const mox_sasl_scram_secret *secret,
 					  mox_sasl_status *status_out);
+
+/* At MOX_SASL_NEED_PASSWORD (CRAM-MD5): the challenge sent (borrowed) and
+ * the client's digest, 32 lower-case hex digits (borrowed), so the caller
+ * can check HMAC-MD5(password, challenge) (RFC 2195 section 2) from
+ * stored HMAC states and answer with mox_sasl_server_verdict.
+ * \return MOX_OK, MOX_ESTATE (no CRAM-MD5 digest waits), MOX_EINVAL.
+ * Thread-safety: per handle. */
+MOX_API mox_err mox_sasl_server_cram_md5(const mox_sasl_server *server,
+					 const uint8_t **challenge_out,
+					 size_t *challenge_len_out,
+					 const char **digest_out);
 
 /* The challenge to send after MOX_SASL_CONTINUE; borrowed until the next
  * call. Thread-safety: per handle. */

@@ -562,14 +562,26 @@ MOX_API mox_err mox_smtp_conn_accept(mox_smtp_conn *conn);
  * Thread-safety: per handle. */
 MOX_API mox_err mox_smtp_conn_reply(mox_smtp_conn *conn, int code, int se,
 				    const char *text);
-/* Answer AUTH with need MOX_SASL_CHECK_PASSWORD (or an unknown user for
- * MOX_SASL_NEED_PASSWORD): whether the credentials are good.
+/* Answer AUTH with need MOX_SASL_CHECK_PASSWORD, or MOX_SASL_NEED_PASSWORD
+ * (false for an unknown user, or the result of checking the digest from
+ * mox_smtp_conn_auth_cram_md5): whether the credentials are good.
  * Thread-safety: per handle. */
 MOX_API mox_err mox_smtp_conn_auth_verdict(mox_smtp_conn *conn, bool ok);
 /* Answer AUTH with need MOX_SASL_NEED_PASSWORD (CRAM-MD5): the user's
  * cleartext password. Thread-safety: per handle. */
 MOX_API mox_err mox_smtp_conn_auth_password(mox_smtp_conn *conn, const uint8_t *password,
 					    size_t len);
+/* For AUTH with need MOX_SASL_NEED_PASSWORD (CRAM-MD5): the challenge we
+ * sent and the client's digest (32 lower-case hex digits), both borrowed
+ * until the answer, so the caller can check the digest against stored
+ * HMAC-MD5 states (RFC 2195 section 2, RFC 2104 section 4) and answer
+ * with mox_smtp_conn_auth_verdict instead of giving the password.
+ * \return MOX_OK, MOX_ESTATE (no CRAM-MD5 answer waits), MOX_EINVAL.
+ * Thread-safety: per handle. */
+MOX_API mox_err mox_smtp_conn_auth_cram_md5(const mox_smtp_conn *conn,
+					    const uint8_t **challenge_out,
+					    size_t *challenge_len_out,
+					    const char **digest_out);
 /* Answer AUTH with need MOX_SASL_NEED_SCRAM: the user's secret for the
  * mechanism's hash, NULL for an unknown user. Thread-safety: per handle. */
 MOX_API mox_err mox_smtp_conn_auth_scram(mox_smtp_conn *conn,
