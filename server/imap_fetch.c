@@ -109,12 +109,12 @@ lit_read(void *arg, uint64_t off, uint8_t *dst, size_t len)
 }
 
 static mox_err
-queue_lit(imap_session *s, int64_t id, uint64_t size, mox_imap_section_data *d)
+queue_lit(imap_session *s, int64_t id, uint64_t size, mox_imap_section_data *d, bool binary)
 {
 	if (size == 0) {
 		if (d != NULL)
 			mox_imap_section_data_free(d);
-		return mox_imap_out_literal(s->out, 0, false, NULL, NULL);
+		return mox_imap_out_literal(s->out, 0, binary, NULL, NULL);
 	}
 	litsrc *l = calloc(1, sizeof(*l));
 	if (l == NULL) {
@@ -132,7 +132,7 @@ queue_lit(imap_session *s, int64_t id, uint64_t size, mox_imap_section_data *d)
 	} else {
 		l->whole = true;
 	}
-	mox_err err = mox_imap_out_literal(s->out, size, false, lit_read, l);
+	mox_err err = mox_imap_out_literal(s->out, size, binary, lit_read, l);
 	if (err != MOX_OK) {
 		mox_imap_section_data_free(&l->d);
 		free(l);
@@ -243,6 +243,9 @@ att_needs_body_parse(const mox_imap_fetch_att *a)
 	case MOX_IMAP_FA_BODY_SECTION:
 		return a->section.npart > 0 || a->section.text != MOX_IMAP_SECTION_NONE ||
 		       a->partial;
+	case MOX_IMAP_FA_BINARY:
+	case MOX_IMAP_FA_BINARY_SIZE:
+		return a->section.npart > 0 || a->partial;
 	default:
 		return false;
 	}
@@ -251,7 +254,8 @@ att_needs_body_parse(const mox_imap_fetch_att *a)
 static bool
 att_sets_seen(const mox_imap_fetch_att *a)
 {
-	return (a->type == MOX_IMAP_FA_BODY_SECTION && !a->peek) ||
+	return ((a->type == MOX_IMAP_FA_BODY_SECTION || a->type == MOX_IMAP_FA_BINARY) &&
+		!a->peek) ||
 	       a->type == MOX_IMAP_FA_RFC822 || a->type == MOX_IMAP_FA_RFC822_TEXT;
 }
 
@@ -283,13 +287,11 @@ imap_fetch_prepare(imap_session *s)
 	const mox_imap_cmd *cmd = s->cmd;
 	for (size_t i = 0; i < cmd->natts; i++) {
 		switch (cmd->atts[i].type) {
-		case MOX_IMAP_FA_BINARY:
-		case MOX_IMAP_FA_BINARY_SIZE:
 		case MOX_IMAP_FA_SAVEDATE:
 		case MOX_IMAP_FA_EMAILID:
 		case MOX_IMAP_FA_THREADID:
 		case MOX_IMAP_FA_PREVIEW:
-			/* Not advertised. todo: BINARY, RFC 3516. */
+			/* Not advertised. */
 			imap_result(s, MOX_IMAP_BAD, NULL, "fetch attribute not supported");
 			return false;
 		default:
@@ -389,6 +391,92 @@ chunk_ranges(imap_session *s, size_t from, size_t to, size_t *n_out)
 	return r;
 }
 
+/* BINARY[section]<partial> and BINARY.SIZE[section], RFC 3516: the part's
+ * body with its Content-Transfer-Encoding undone (no charset conversion),
+ * as a literal8. The whole message (no part number) is sent as it is. */
+static mox_err
+fetch_binary(imap_session *s, const mox_store_msginfo *m, const mox_msg *msg,
+	     const mox_imap_fetch_att *a)
+{
+	mox_buf *o = sout(s);
+	mox_imap_fetch_att_name(a, o);
+	mox_buf_append_byte(o, ' ');
+	if (a->section.npart == 0 && !a->partial) {
+		if (a->type == MOX_IMAP_FA_BINARY_SIZE)
+			return mox_buf_appendf(o, "%llu", (unsigned long long)m->size);
+		return queue_lit(s, m->id, m->size, NULL, true);
+	}
+	/* The raw bytes: the message, or the part's body. */
+	const mox_msg_part *part = msg->root;
+	if (a->section.npart > 0) {
+		char path[256];
+		size_t pl = 0;
+		for (size_t i = 0; i < a->section.npart && pl < sizeof(path); i++) {
+			int k = snprintf(path + pl, sizeof(path) - pl, "%s%u", i > 0 ? "." : "",
+					 (unsigned)a->section.part[i]);
+			if (k < 0)
+				break;
+			pl += (size_t)k;
+		}
+		part = pl < sizeof(path) ? mox_msg_part_find(msg, path) : NULL;
+		if (part == NULL || part->nchildren > 0)
+			return mox_buf_append_str(o, "NIL"); /* no such leaf part */
+	}
+	uint64_t from = a->section.npart > 0 ? part->body_offset : 0;
+	uint64_t to = a->section.npart > 0 ? part->end_offset : m->size;
+	mox_msg_cte cte = a->section.npart > 0 ? part->cte : MOX_MSG_CTE_BINARY;
+	if (cte == MOX_MSG_CTE_UNKNOWN) {
+		/* RFC 3516 section 4.2 */
+		imap_result(s, MOX_IMAP_NO, "UNKNOWN-CTE", "unknown content-transfer-encoding");
+		return mox_buf_append_str(o, "NIL");
+	}
+	mox_buf raw = MOX_BUF_INIT, dec = MOX_BUF_INIT;
+	int fd = -1;
+	mox_err err = to - from > (256u << 20) ? MOX_ELIMIT : mox_buf_reserve(&raw, (size_t)(to - from));
+	if (err == MOX_OK)
+		err = mox_store_message_open(s->ls->store, m->id, &fd);
+	if (err == MOX_OK && to > from && pread_full(fd, raw.data, (size_t)(to - from), from) < 0)
+		err = MOX_EIO;
+	if (fd >= 0)
+		close(fd);
+	raw.len = err == MOX_OK ? (size_t)(to - from) : 0;
+	mox_msg_decoder *d = NULL;
+	if (err == MOX_OK)
+		err = mox_msg_decoder_new(&d, cte, NULL, NULL);
+	if (err == MOX_OK)
+		err = mox_msg_decoder_feed(d, raw.data != NULL ? raw.data : (const uint8_t *)"", raw.len,
+					   &dec);
+	if (err == MOX_OK)
+		err = mox_msg_decoder_end(d, &dec);
+	mox_msg_decoder_free(d);
+	mox_buf_free(&raw);
+	if (err != MOX_OK) {
+		mox_buf_free(&dec);
+		return err;
+	}
+	if (a->type == MOX_IMAP_FA_BINARY_SIZE) {
+		err = mox_buf_appendf(o, "%zu", dec.len);
+		mox_buf_free(&dec);
+		return err;
+	}
+	size_t off = a->partial ? (a->partial_offset < dec.len ? a->partial_offset : dec.len) : 0;
+	size_t n = dec.len - off;
+	if (a->partial && n > a->partial_count)
+		n = a->partial_count;
+	size_t total = 0;
+	uint8_t *bytes = mox_buf_steal(&dec, &total);
+	if (bytes == NULL)
+		return MOX_ENOMEM;
+	mox_imap_section_data sd;
+	memset(&sd, 0, sizeof(sd));
+	sd.n = 1;
+	sd.seg[0].gen = bytes + off;
+	sd.seg[0].len = n;
+	sd.size = n;
+	sd.genbuf = bytes;
+	return queue_lit(s, m->id, n, &sd, true);
+}
+
 /* One message's FETCH response. */
 static mox_err
 fetch_msg(void *arg, const mox_store_msginfo *m)
@@ -479,7 +567,11 @@ fetch_msg(void *arg, const mox_store_msginfo *m)
 			break;
 		case MOX_IMAP_FA_RFC822:
 			mox_buf_append_str(o, "RFC822 ");
-			err = queue_lit(s, m->id, m->size, NULL);
+			err = queue_lit(s, m->id, m->size, NULL, false);
+			break;
+		case MOX_IMAP_FA_BINARY:
+		case MOX_IMAP_FA_BINARY_SIZE:
+			err = fetch_binary(s, m, msg, a);
 			break;
 		case MOX_IMAP_FA_RFC822_HEADER:
 		case MOX_IMAP_FA_RFC822_TEXT:
@@ -488,7 +580,7 @@ fetch_msg(void *arg, const mox_store_msginfo *m)
 				/* The whole message: straight from the file. */
 				mox_imap_fetch_att_name(a, o);
 				mox_buf_append_byte(o, ' ');
-				err = queue_lit(s, m->id, m->size, NULL);
+				err = queue_lit(s, m->id, m->size, NULL, false);
 				break;
 			}
 			mox_imap_fetch_att fa = *a;
@@ -516,7 +608,7 @@ fetch_msg(void *arg, const mox_store_msginfo *m)
 				err = e;
 				break;
 			}
-			err = queue_lit(s, m->id, d.size, &d);
+			err = queue_lit(s, m->id, d.size, &d, false);
 			break;
 		}
 		default:

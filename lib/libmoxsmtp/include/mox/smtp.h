@@ -28,9 +28,9 @@
  * storing the message) is the caller's; protocol (sequence, syntax, limits,
  * codes) is the core's.
  *
- * Out of scope: DSN (RFC 3461), BINARYMIME (RFC 3030 section 3), ETRN,
- * LMTP, relaying decisions, the SMTP client (todo: the queue's client state
- * machine comes with delivery).
+ * Out of scope here: BINARYMIME (RFC 3030 section 3), ETRN, LMTP,
+ * relaying decisions. The client state machine is in mox/smtp_client.h,
+ * DSN composing and parsing in mox/dsn.h.
  */
 #ifndef MOX_SMTP_H
 #define MOX_SMTP_H
