@@ -468,6 +468,25 @@ apply_changes(imap_session *s)
 				mox_buf_append_str(o, ")\r\n");
 				break;
 			}
+			case MOX_STORE_CHANGE_MAILBOX_REMOVE: {
+				/* The selected mailbox was deleted (by another
+				 * session, or this one): its messages are gone,
+				 * said as expunges; the session stays in the
+				 * selected state on an empty mailbox. */
+				if (exists) {
+					mox_buf_appendf(o, "* %zu EXISTS\r\n", s->nuids);
+					exists = false;
+				}
+				if (s->nuids > 0 && (s->enabled & EN_QRESYNC)) {
+					mox_buf_appendf(o, "* VANISHED %u:%u\r\n", s->uids[0],
+							s->uids[s->nuids - 1]);
+				} else {
+					for (size_t j = s->nuids; j > 0; j--)
+						mox_buf_appendf(o, "* %zu EXPUNGE\r\n", j);
+				}
+				s->nuids = 0;
+				break;
+			}
 			default:
 				break;
 			}

@@ -12,7 +12,7 @@ returns delivered and appended mail byte for byte; sequence numbers stay
 right while another session expunges. curl's IMAP fetches a message.
 Prints "N passed, M failed"; exits non-zero on any failure.
 Usage: test_imap.py MOX_BINARY"""
-import base64, hashlib, hmac, os, re, select, shutil, signal, smtplib, socket, ssl
+import base64, hashlib, hmac, os, re, shutil, signal, smtplib, socket, ssl
 import subprocess, sys, tempfile, time, imaplib
 
 mox = sys.argv[1]
@@ -70,18 +70,6 @@ def deliver(n):
     s.sendmail("sender@example.org", ["mox@localhost"], m)
     s.quit()
     return m.encode()
-
-
-def strip_received(data):
-    # The server puts a Received header field first (RFC 5321 section 4.4).
-    if data.startswith(b"Received:"):
-        i = 0
-        while True:
-            j = data.index(b"\r\n", i)
-            i = j + 2
-            if data[i:i + 1] not in (b" ", b"\t"):
-                return data[i:]
-    return data
 
 
 def connect(kind="plain", login=True):
@@ -150,24 +138,6 @@ def scram_client(mech, user, password, good=True):
     return cb
 
 
-def raw_lines(c, timeout):
-    """Lines the server sends within timeout seconds (imaplib's socket)."""
-    out = []
-    end = time.time() + timeout
-    sock = c.socket()
-    while time.time() < end:
-        if not c.file.peek(1) if hasattr(c.file, "peek") else True:
-            pass
-        r, _, _ = select.select([sock], [], [], max(0, end - time.time()))
-        if not r and not getattr(sock, "pending", lambda: 0)():
-            break
-        line = c.readline()
-        if not line:
-            break
-        out.append(line.decode().rstrip("\r\n"))
-    return out
-
-
 def wait_line(c, pattern, timeout):
     """Read lines until one matches pattern; returns (line, elapsed)."""
     t0 = time.time()
@@ -201,7 +171,7 @@ try:
     check("greeting", c.welcome.startswith(b"* OK [CAPABILITY IMAP4rev2 IMAP4rev1 "), c.welcome)
     caps = ok("capability", c.capability())[0].decode().split()
     for cap in ("IMAP4rev2", "IMAP4rev1", "STARTTLS", "AUTH=PLAIN", "AUTH=SCRAM-SHA-256",
-                "IDLE", "UIDPLUS", "MOVE", "CONDSTORE", "QRESYNC", "LITERAL+", "ESEARCH"):
+                "IDLE", "UIDPLUS", "MOVE", "CONDSTORE", "QRESYNC", "LITERAL+", "ESEARCH", "BINARY"):
         check("capability " + cap, cap in caps, caps)
     ok("noop", c.noop())
     check("select before login", err("select before login", c.select, "INBOX") is not None)
@@ -368,6 +338,10 @@ try:
           data[1][1] == b"PGI+aGk8L2I+" and
           data[2][1] == b"Content-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n" and
           data[3].endswith(b" BODY[3] NIL)"), data)
+    # BINARY (RFC 3516): the base64 part decoded.
+    typ, data = c.fetch("1", "(BINARY.PEEK[2] BINARY.SIZE[2])")
+    check("fetch binary", typ == "OK" and data[0][0] == b"1 (BINARY[2] ~{9}" and data[0][1] == b"<b>hi</b>"
+          and data[1] == b" BINARY.SIZE[2] 9)", data)
     # SEARCH BODY matches decoded text (here a base64 part).
     ok("search decoded body", c.search(None, "BODY", '"<b>hi"'), [b"1"])
     ok("search decoded miss", c.search(None, "BODY", "PGI"), [b""])
@@ -536,6 +510,17 @@ try:
     typ, data = a.uid("FETCH", str(uids_before[-1]), "(BODY.PEEK[])")
     check("fetch delivered byte identical", data[0][1].endswith(message(8).encode()) and
           data[0][1].startswith(b"Delivered-To: ") or data[0][1].startswith(b"Received: "), data)
+    # The selected mailbox deleted by another session: its messages are
+    # reported expunged.
+    ok("create t5", b.create("t5"))
+    b.append("t5", None, None, b"Subject: x\r\n\r\nx\r\n")
+    b.append("t5", None, None, b"Subject: y\r\n\r\ny\r\n")
+    typ, data = a.select("t5")
+    check("select t5", data == [b"2"], data)
+    ok("delete selected elsewhere", b.delete("t5"))
+    a.noop()
+    check("deleted mailbox expunged", a.untagged_responses.pop("EXPUNGE", None) == [b"2", b"1"],
+          a.untagged_responses)
     a.logout()
     b.logout()
 

@@ -43,7 +43,7 @@ def read_response_line(f):
         return None
     out = b""
     while True:
-        m = re.search(rb"\{(\d+)\}\r\n$", line)
+        m = re.search(rb"~?\{(\d+)\}\r\n$", line)
         if not m:
             out += line.rstrip(b"\r\n")
             return out.decode("utf-8", "replace")
