@@ -1004,7 +1004,7 @@ typedef struct memres {
 	unsigned held; /* connections that got as far as asked */
 	double kib_per_conn, pss_kib_per_conn;
 	double setup_s;
-	char err[128];
+	char err[192];
 } memres;
 
 typedef struct results {
@@ -1034,6 +1034,8 @@ timed(server *s, conn *c, const char *cmd)
 	sm.wall = now_ms() - t0;
 	sm.client = self_cpu_ms() - cc0;
 	sm.server = server_usage(s).cpu_ms - sc0;
+	if (sm.server < 0) /* a Dovecot process ended in between */
+		sm.server = 0;
 	return sm;
 }
 
@@ -1349,7 +1351,8 @@ print_results(server *sv, results *rs)
 	cell(b, sizeof(b), sv[1].available, true, "", rs[1].peak_rss_mib, 1);
 	printf("%-52s %16s %16s\n", "peak server RSS seen (MiB; dovecot: sum)", a, b);
 
-	printf("\nCPU per operation (median run): wall / client CPU / server CPU, ms\n");
+	printf("\nCPU per operation (median run): wall / client CPU / server CPU, ms\n"
+	       "(server CPU in clock ticks from /proc; Dovecot's misses processes that ended)\n");
 	for (int i = 0; i < M_NOPS; i++) {
 		printf("%-52s", op_names[i]);
 		for (int k = 0; k < 2; k++) {

@@ -319,7 +319,7 @@ import_maildir(struct imp *im, const char *src)
 				nn++;
 		}
 		closedir(d);
-		if (err == MOX_OK)
+		if (err == MOX_OK && nn > 0) /* names is NULL for an empty dir */
 			qsort(names, nn, sizeof(*names), cmp_names);
 		for (size_t i = 0; i < nn && err == MOX_OK; i++) {
 			char file[MOX__STORE_PATH_MAX];
