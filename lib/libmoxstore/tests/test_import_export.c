@@ -273,6 +273,16 @@ test_maildir_roundtrip(void **state)
 	assert_int_equal(
 	    mox_store_import(st, MOX_STORE_MAILDIR, "Fixture", p, &io, &ir), MOX_OK);
 	assert_int_equal(ir.imported, 2);
+	/* An empty maildir (empty cur/ and new/): nothing, no error. */
+	st_path(p, sizeof(p), "%s/empty", dir);
+	assert_int_equal(mkdir(p, 0700), 0);
+	st_path(q, sizeof(q), "%s/empty/cur", dir);
+	assert_int_equal(mkdir(q, 0700), 0);
+	st_path(q, sizeof(q), "%s/empty/new", dir);
+	assert_int_equal(mkdir(q, 0700), 0);
+	assert_int_equal(mox_store_import(st, MOX_STORE_MAILDIR, "Empty", p, &io, &ir),
+	                 MOX_OK);
+	assert_int_equal(ir.imported, 0);
 	/* Not a maildir. */
 	st_path(p, sizeof(p), "%s/messages/synthetic", MOX_TESTDATA_DIR);
 	assert_int_equal(mox_store_import(st, MOX_STORE_MAILDIR, "X", p, &io, &ir),
