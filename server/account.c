@@ -38,3 +38,60 @@ localserve_account_close(localserve *ls)
 	mox_store_close(ls->store);
 	ls->store = NULL;
 }
+
+/* ---- the environment of the sessions (env.h) ---- */
+
+static int
+ls_login(server_env *e, const char *login, mox_store **store_out, char *account,
+	 size_t accountlen)
+{
+	/* mox localserve accepts any login with the account's password. */
+	(void)login;
+	localserve *ls = e->arg;
+	*store_out = ls->store;
+	snprintf(account, accountlen, "mox");
+	return 0;
+}
+
+static env_dest
+ls_destination(server_env *e, const char *address, mox_store **store_out, char *mailbox,
+	       size_t mailboxlen, char *why, size_t whylen)
+{
+	(void)address;
+	localserve *ls = e->arg;
+	*store_out = ls->store;
+	snprintf(mailbox, mailboxlen, "Inbox");
+	if (whylen > 0)
+		why[0] = '\0';
+	return ENV_DEST_OK;
+}
+
+void
+localserve_env_init(localserve *ls)
+{
+	server_env *e = &ls->env;
+	e->hostname = "localhost";
+	e->spool_dir = ls->dir;
+	e->loop = ls->loop;
+	e->tls = &ls->tls;
+	e->limits = ls->limits;
+	e->smtp_limits = ls->smtp_limits;
+	e->localserve = true;
+	atomic_store(&e->stopping, false);
+	e->login = ls_login;
+	e->destination = ls_destination;
+	e->submit = NULL;
+	e->arg = ls;
+}
+
+const proto *
+localserve_smtp_proto(localserve *ls, int kind)
+{
+	return env_smtp_proto(&ls->env, kind);
+}
+
+const proto *
+localserve_imap_proto(localserve *ls)
+{
+	return env_imap_proto(&ls->env);
+}

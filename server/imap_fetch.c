@@ -14,8 +14,9 @@
  * SEARCH evaluates libmoximap's search program for each message of the
  * view, reading the header or the whole file only when a key needs it.
  * TEXT and BODY match the text parts decoded to UTF-8 and the header
- * values decoded (RFC 2047), ASCII case-insensitively. todo: case folding
- * beyond ASCII; parts that are not text are not searched. */
+ * values decoded (RFC 2047), case-insensitively (ASCII folding for ASCII
+ * strings, Unicode case folding otherwise: mox_imap_text_contains).
+ * todo: parts that are not text are not searched. */
 #define _GNU_SOURCE /* memmem, getrandom */
 #include "imap_int.h"
 
@@ -73,7 +74,7 @@ static long
 lit_read(void *arg, uint64_t off, uint8_t *dst, size_t len)
 {
 	litsrc *l = arg;
-	if (l->fd < 0 && mox_store_message_open(l->s->ls->store, l->id, &l->fd) != MOX_OK) {
+	if (l->fd < 0 && mox_store_message_open(l->s->store, l->id, &l->fd) != MOX_OK) {
 		l->fd = -1;
 		return MOX_EIO;
 	}
@@ -152,7 +153,7 @@ read_header(imap_session *s, int64_t id, mox_msg_header **h_out)
 {
 	*h_out = NULL;
 	int fd = -1;
-	mox_err err = mox_store_message_open(s->ls->store, id, &fd);
+	mox_err err = mox_store_message_open(s->store, id, &fd);
 	if (err != MOX_OK)
 		return err;
 	mox_buf b = MOX_BUF_INIT;
@@ -182,7 +183,7 @@ static mox_err
 read_all(imap_session *s, int64_t id, mox_buf *out)
 {
 	int fd = -1;
-	mox_err err = mox_store_message_open(s->ls->store, id, &fd);
+	mox_err err = mox_store_message_open(s->store, id, &fd);
 	if (err != MOX_OK)
 		return err;
 	uint8_t chunk[65536];
@@ -206,7 +207,7 @@ parse_msg(imap_session *s, int64_t id, mox_msg **msg_out)
 {
 	*msg_out = NULL;
 	int fd = -1;
-	mox_err err = mox_store_message_open(s->ls->store, id, &fd);
+	mox_err err = mox_store_message_open(s->store, id, &fd);
 	if (err != MOX_OK)
 		return err;
 	mox_msg_parser *p = NULL;
@@ -339,8 +340,161 @@ typedef struct fetch_ctx {
 	size_t from, to; /* tuids[from..to) */
 	uint32_t *seen;  /* UIDs we just set \Seen on, sorted */
 	size_t nseen, capseen;
+	size_t found; /* messages of the chunk the store still has */
+	mox_store_tx *tx; /* the listing's read transaction */
+	bool use_tree;    /* ENVELOPE/BODYSTRUCTURE from the stored tree */
 	mox_err err;
 } fetch_ctx;
+
+/* ENVELOPE, BODY and BODYSTRUCTURE from the part tree the store keeps
+ * (mox_store_tx_part), so the message file is not read: the store's tree
+ * copied into libmoximap's shape (mox_imap_part), in one allocation. */
+typedef struct ipart {
+	void *mem;
+	mox_imap_part *root;
+} ipart;
+
+typedef struct iconv {
+	mox_imap_part *parts;
+	mox_imap_param *params;
+	mox_imap_env *envs;
+	mox_imap_env_address *addrs;
+	size_t np, nq, ne, na;
+} iconv;
+
+static void
+ip_count(const mox_store_part *p, iconv *c)
+{
+	c->nq += p->nparams + p->ndisposition_params;
+	if (p->envelope != NULL) {
+		const mox_store_envelope *e = p->envelope;
+		c->ne++;
+		c->na += e->from.n + e->sender.n + e->reply_to.n + e->to.n + e->cc.n + e->bcc.n;
+	}
+	c->np += p->nchildren;
+	for (size_t i = 0; i < p->nchildren; i++)
+		ip_count(&p->children[i], c);
+}
+
+static const mox_imap_param *
+ip_params(iconv *c, const mox_store_param *sp, size_t n)
+{
+	mox_imap_param *q = c->params + c->nq;
+	for (size_t i = 0; i < n; i++) {
+		q[i].name = sp[i].name;
+		q[i].value = sp[i].value;
+	}
+	c->nq += n;
+	return q;
+}
+
+static void
+ip_addrs(iconv *c, const mox_store_addresses *src, mox_imap_env_addresses *dst)
+{
+	mox_imap_env_address *v = c->addrs + c->na;
+	for (size_t i = 0; i < src->n; i++) {
+		v[i].name = src->a[i].name;
+		v[i].local = src->a[i].local;
+		v[i].domain = src->a[i].domain;
+		v[i].group = src->a[i].group;
+	}
+	dst->n = src->n;
+	dst->a = v;
+	c->na += src->n;
+}
+
+static void
+ip_fill(iconv *c, const mox_store_part *sp, mox_imap_part *dp)
+{
+	dp->type = sp->type;
+	dp->subtype = sp->subtype;
+	dp->params = ip_params(c, sp->params, sp->nparams);
+	dp->nparams = sp->nparams;
+	dp->encoding = sp->encoding;
+	dp->disposition = sp->disposition;
+	dp->disposition_params = ip_params(c, sp->disposition_params, sp->ndisposition_params);
+	dp->ndisposition_params = sp->ndisposition_params;
+	dp->content_id = sp->content_id;
+	dp->content_description = sp->content_description;
+	dp->content_md5 = sp->content_md5;
+	dp->content_language = sp->content_language;
+	dp->content_location = sp->content_location;
+	dp->size = sp->end_offset - sp->body_offset;
+	dp->lines = sp->body_lines;
+	if (sp->envelope != NULL) {
+		const mox_store_envelope *e = sp->envelope;
+		mox_imap_env *env = c->envs + c->ne++;
+		env->date = e->date;
+		env->subject = e->subject;
+		ip_addrs(c, &e->from, &env->from);
+		ip_addrs(c, &e->sender, &env->sender);
+		ip_addrs(c, &e->reply_to, &env->reply_to);
+		ip_addrs(c, &e->to, &env->to);
+		ip_addrs(c, &e->cc, &env->cc);
+		ip_addrs(c, &e->bcc, &env->bcc);
+		env->in_reply_to = e->in_reply_to;
+		env->message_id = e->message_id;
+		dp->envelope = env;
+	}
+	mox_imap_part *kids = c->parts + c->np;
+	c->np += sp->nchildren;
+	dp->children = kids;
+	dp->nchildren = sp->nchildren;
+	for (size_t i = 0; i < sp->nchildren; i++)
+		ip_fill(c, &sp->children[i], &kids[i]);
+}
+
+/* The stored tree of message id in libmoximap's shape, borrowing strings
+ * from *sp_out (free both with ipart_free). false: not usable (no tree,
+ * or the flat tree of a message the store could not parse, which has no
+ * header data; the caller parses the file then). */
+static bool
+ipart_load(mox_store_tx *tx, int64_t id, mox_store_part **sp_out, ipart *ip)
+{
+	memset(ip, 0, sizeof(*ip));
+	*sp_out = NULL;
+	mox_store_part *sp = NULL;
+	if (tx == NULL || mox_store_tx_part(tx, id, &sp) != MOX_OK)
+		return false;
+	if (sp->envelope == NULL || sp->body_offset == 0) {
+		mox_store_part_free(sp);
+		return false;
+	}
+	iconv c;
+	memset(&c, 0, sizeof(c));
+	c.np = 1;
+	ip_count(sp, &c);
+	size_t o_q = c.np * sizeof(mox_imap_part);
+	size_t o_e = o_q + c.nq * sizeof(mox_imap_param);
+	size_t o_a = o_e + c.ne * sizeof(mox_imap_env);
+	size_t total = o_a + c.na * sizeof(mox_imap_env_address);
+	/* All members are pointers and sizes: one alignment for all. */
+	char *mem = calloc(1, total);
+	if (mem == NULL) {
+		mox_store_part_free(sp);
+		return false;
+	}
+	c.parts = (mox_imap_part *)(void *)mem;
+	c.params = (mox_imap_param *)(void *)(mem + o_q);
+	c.envs = (mox_imap_env *)(void *)(mem + o_e);
+	c.addrs = (mox_imap_env_address *)(void *)(mem + o_a);
+	c.np = 1;
+	c.nq = c.ne = c.na = 0;
+	ip_fill(&c, sp, &c.parts[0]);
+	ip->mem = mem;
+	ip->root = &c.parts[0];
+	*sp_out = sp;
+	return true;
+}
+
+static void
+ipart_free(mox_store_part *sp, ipart *ip)
+{
+	free(ip->mem);
+	ip->mem = NULL;
+	ip->root = NULL;
+	mox_store_part_free(sp);
+}
 
 static bool
 in_sorted(const uint32_t *v, size_t n, uint32_t x)
@@ -434,7 +588,7 @@ fetch_binary(imap_session *s, const mox_store_msginfo *m, const mox_msg *msg,
 	int fd = -1;
 	mox_err err = to - from > (256u << 20) ? MOX_ELIMIT : mox_buf_reserve(&raw, (size_t)(to - from));
 	if (err == MOX_OK)
-		err = mox_store_message_open(s->ls->store, m->id, &fd);
+		err = mox_store_message_open(s->store, m->id, &fd);
 	if (err == MOX_OK && to > from && pread_full(fd, raw.data, (size_t)(to - from), from) < 0)
 		err = MOX_EIO;
 	if (fd >= 0)
@@ -489,6 +643,7 @@ fetch_msg(void *arg, const mox_store_msginfo *m)
 	long idx = imap_view_find(s, m->uid);
 	if (idx < 0)
 		return MOX_OK;
+	x->found++;
 	if (cmd->has_changedsince && m->modseq <= (int64_t)cmd->changedsince)
 		return MOX_OK;
 	mox_buf *o = sout(s);
@@ -498,15 +653,35 @@ fetch_msg(void *arg, const mox_store_msginfo *m)
 	unsigned bsflags = (s->enabled & EN_UTF8) ? MOX_IMAP_BS_UTF8 : 0;
 	bool seen_now = in_sorted(x->seen, x->nseen, m->uid);
 	bool has_flags = false, has_uid = false, has_modseq = false;
+	/* ENVELOPE, BODY and BODYSTRUCTURE from the stored tree, unless
+	 * another item needs the parsed message anyway. */
+	bool want_tree = false, need_parse = false;
+	for (size_t i = 0; i < cmd->natts; i++) {
+		int t = (int)cmd->atts[i].type;
+		if (t == MOX_IMAP_FA_ENVELOPE || t == MOX_IMAP_FA_BODY ||
+		    t == MOX_IMAP_FA_BODYSTRUCTURE)
+			want_tree = true;
+		else if (att_needs_body_parse(&cmd->atts[i]))
+			need_parse = true;
+	}
+	mox_store_part *sp = NULL;
+	ipart ip;
+	memset(&ip, 0, sizeof(ip));
+	if (want_tree && !need_parse && x->use_tree)
+		ipart_load(x->tx, m->id, &sp, &ip);
 	for (size_t i = 0; i < cmd->natts; i++) {
 		has_flags |= cmd->atts[i].type == MOX_IMAP_FA_FLAGS;
 		has_uid |= cmd->atts[i].type == MOX_IMAP_FA_UID;
 		has_modseq |= cmd->atts[i].type == MOX_IMAP_FA_MODSEQ;
+		if (ip.root != NULL && (cmd->atts[i].type == MOX_IMAP_FA_BODY ||
+					cmd->atts[i].type == MOX_IMAP_FA_BODYSTRUCTURE))
+			continue;
 		if (att_needs_body_parse(&cmd->atts[i]) && msg == NULL) {
 			err = parse_msg(s, m->id, &msg);
 			if (err != MOX_OK) {
 				mlog("error", s->c->id, "imap: parsing message %lld: %s",
 				     (long long)m->id, mox_strerror(err));
+				ipart_free(sp, &ip);
 				return MOX_OK; /* skip the message, go on */
 			}
 		}
@@ -549,6 +724,11 @@ fetch_msg(void *arg, const mox_store_msginfo *m)
 			mox_buf_appendf(o, "MODSEQ (%lld)", (long long)m->modseq);
 			break;
 		case MOX_IMAP_FA_ENVELOPE:
+			if (ip.root != NULL) {
+				mox_buf_append_str(o, "ENVELOPE ");
+				err = mox_imap_envelope_env(ip.root->envelope, bsflags, o);
+				break;
+			}
 			if (hdr == NULL && msg == NULL)
 				err = read_header(s, m->id, &hdr);
 			if (err != MOX_OK)
@@ -559,6 +739,15 @@ fetch_msg(void *arg, const mox_store_msginfo *m)
 		case MOX_IMAP_FA_BODY:
 		case MOX_IMAP_FA_BODYSTRUCTURE:
 			mox_buf_append_str(o, a->type == MOX_IMAP_FA_BODY ? "BODY " : "BODYSTRUCTURE ");
+			if (ip.root != NULL) {
+				err = mox_imap_bodystructure_part(
+					ip.root,
+					bsflags | (a->type == MOX_IMAP_FA_BODYSTRUCTURE
+							   ? MOX_IMAP_BS_EXTENDED
+							   : 0),
+					o);
+				break;
+			}
 			err = mox_imap_bodystructure(
 				msg->root,
 				bsflags | (a->type == MOX_IMAP_FA_BODYSTRUCTURE ? MOX_IMAP_BS_EXTENDED
@@ -631,6 +820,7 @@ fetch_msg(void *arg, const mox_store_msginfo *m)
 	mox_buf_append_str(o, ")\r\n");
 	mox_msg_header_free(hdr);
 	mox_msg_free(msg);
+	ipart_free(sp, &ip);
 	return err;
 }
 
@@ -678,7 +868,7 @@ imap_run_fetch(imap_session *s)
 		/* "*" taken as the highest UID there could be: an expunged
 		 * message may be above the highest one left. */
 		van_ctx v = {cmd, UINT32_MAX, NULL, 0, 0};
-		err = mox_store_tx_begin(s->ls->store, MOX_STORE_TX_READ, NULL, &tx);
+		err = mox_store_tx_begin(s->store, MOX_STORE_TX_READ, NULL, &tx);
 		if (err == MOX_OK)
 			err = mox_store_tx_expunged(tx, s->mbid, (int64_t)cmd->changedsince, van_uid, &v);
 		mox_store_tx_rollback(tx);
@@ -706,7 +896,7 @@ imap_run_fetch(imap_session *s)
 		seen |= att_sets_seen(&cmd->atts[i]);
 	if (seen && !s->readonly) {
 		mox_store_tx *tx = NULL;
-		err = mox_store_tx_begin(s->ls->store, MOX_STORE_TX_WRITE, NULL, &tx);
+		err = mox_store_tx_begin(s->store, MOX_STORE_TX_WRITE, NULL, &tx);
 		if (err == MOX_OK)
 			err = mox_store_tx_flags(tx, s->mbid, r, nr, 0, MOX_STORE_FLAGS_ADD,
 						 MOX_STORE_SEEN, NULL, 0, 0, seen_msg, &x);
@@ -721,10 +911,21 @@ imap_run_fetch(imap_session *s)
 			qsort(x.seen, x.nseen, sizeof(uint32_t), u32cmp);
 	}
 	mox_store_tx *tx = NULL;
-	err = mox_store_tx_begin(s->ls->store, MOX_STORE_TX_READ, NULL, &tx);
+	err = mox_store_tx_begin(s->store, MOX_STORE_TX_READ, NULL, &tx);
+	x.tx = tx;
+	x.use_tree = true;
 	if (err == MOX_OK)
 		err = mox_store_tx_list(tx, s->mbid, r, nr, 0, fetch_msg, &x);
+	x.tx = NULL;
 	mox_store_tx_rollback(tx);
+	if (err == MOX_OK && x.found < x.to - x.from && s->res == MOX_IMAP_OK) {
+		/* Messages of our view that another session expunged (we have
+		 * not sent their EXPUNGE yet; RFC 9051 section 7.5.1 forbids
+		 * it during FETCH): their data is gone, so none is sent, and
+		 * the command completes with EXPUNGEISSUED (RFC 5530 section
+		 * 3, RFC 2180 section 4.1.2), as mox does. */
+		imap_result(s, MOX_IMAP_OK, "EXPUNGEISSUED", "at least one message was expunged");
+	}
 out:
 	if (err != MOX_OK) {
 		imap_result(s, MOX_IMAP_NO, "SERVERBUG", "fetch: %s", mox_strerror(err));
@@ -896,12 +1097,19 @@ s_text_contains(void *arg, const char *text, size_t len, bool body_only)
 	search_ctx *x = arg;
 	if (!x->text_read)
 		load_text(x);
-	if (ci_contains(x->body.data != NULL ? x->body.data : (const uint8_t *)"", x->body.len,
-			text, len))
+	/* ASCII search strings the fast way; others with Unicode case
+	 * folding (libmoximap). */
+	bool ascii = true;
+	for (size_t i = 0; i < len && ascii; i++)
+		ascii = (unsigned char)text[i] < 0x80;
+	bool (*contains)(const uint8_t *, size_t, const char *, size_t) =
+	    ascii ? ci_contains : mox_imap_text_contains;
+	if (contains(x->body.data != NULL ? x->body.data : (const uint8_t *)"", x->body.len,
+		     text, len))
 		return true;
 	return !body_only &&
-	       ci_contains(x->hdr.data != NULL ? x->hdr.data : (const uint8_t *)"", x->hdr.len,
-			   text, len);
+	       contains(x->hdr.data != NULL ? x->hdr.data : (const uint8_t *)"", x->hdr.len,
+			text, len);
 }
 
 static mox_err
@@ -932,6 +1140,7 @@ search_msg(void *arg, const mox_store_msginfo *m)
 	sm.header = hdr;
 	sm.text_contains = s_text_contains;
 	sm.arg = x;
+	sm.saved = in_sorted(s->saved, s->nsaved, m->uid);
 	bool match = mox_imap_search_match(s->cmd->search, &sm);
 	mox_msg_header_free(hdr);
 	if (!match)
@@ -948,6 +1157,36 @@ search_msg(void *arg, const mox_store_msginfo *m)
 	if (m->modseq > x->maxmodseq)
 		x->maxmodseq = m->modseq;
 	return MOX_OK;
+}
+
+/* SEARCH RETURN (SAVE ...), RFC 5182 section 2.1: keep the result as
+ * UIDs; with MIN and/or MAX but neither ALL nor COUNT, only those. */
+static bool
+save_result(imap_session *s, const search_ctx *x)
+{
+	const mox_imap_cmd *cmd = s->cmd;
+	unsigned ret = cmd->search_ret;
+	bool only_minmax = (ret & (MOX_IMAP_SEARCH_RET_MIN | MOX_IMAP_SEARCH_RET_MAX)) &&
+			   !(ret & (MOX_IMAP_SEARCH_RET_ALL | MOX_IMAP_SEARCH_RET_COUNT));
+	s->nsaved = 0;
+	if (x->nres == 0)
+		return true;
+	uint32_t *v = realloc(s->saved, x->nres * sizeof(uint32_t));
+	if (v == NULL)
+		return false;
+	s->saved = v;
+	for (size_t i = 0; i < x->nres; i++) {
+		bool keep = !only_minmax || ((ret & MOX_IMAP_SEARCH_RET_MIN) && i == 0) ||
+			    ((ret & MOX_IMAP_SEARCH_RET_MAX) && i == x->nres - 1);
+		if (!keep)
+			continue;
+		uint32_t r = x->res[i];
+		/* Results are sequence numbers unless UID SEARCH. */
+		uint32_t uid = cmd->uid ? r : (r >= 1 && r <= s->nuids ? s->uids[r - 1] : 0);
+		if (uid != 0 && (s->nsaved == 0 || s->saved[s->nsaved - 1] != uid))
+			s->saved[s->nsaved++] = uid;
+	}
+	return true;
 }
 
 void
@@ -972,17 +1211,25 @@ imap_run_search(imap_session *s)
 	if (s->nuids > 0) {
 		mox_store_range all = {1, s->uids[s->nuids - 1]};
 		mox_store_tx *tx = NULL;
-		err = mox_store_tx_begin(s->ls->store, MOX_STORE_TX_READ, NULL, &tx);
+		err = mox_store_tx_begin(s->store, MOX_STORE_TX_READ, NULL, &tx);
 		if (err == MOX_OK)
 			err = mox_store_tx_list(tx, s->mbid, &all, 1, 0, search_msg, &x);
 		mox_store_tx_rollback(tx);
 	}
 	if (err != MOX_OK) {
+		if (cmd->search_ret & MOX_IMAP_SEARCH_RET_SAVE)
+			s->nsaved = 0; /* RFC 5182 section 2.1: failed, empty */
 		imap_result(s, MOX_IMAP_NO, "SERVERBUG", "search: %s", mox_strerror(err));
 		goto out;
 	}
+	if ((cmd->search_ret & MOX_IMAP_SEARCH_RET_SAVE) && !save_result(s, &x)) {
+		imap_result(s, MOX_IMAP_NO, "SERVERBUG", "out of memory");
+		goto out;
+	}
 	mox_buf *o = sout(s);
-	if (cmd->search_return) {
+	if (cmd->search_ret == MOX_IMAP_SEARCH_RET_SAVE) {
+		/* RFC 5182 section 2.1: SAVE alone, no ESEARCH response. */
+	} else if (cmd->search_return) {
 		/* RFC 4731 section 3.1: ESEARCH; RETURN () means ALL. */
 		unsigned ret = cmd->search_ret & ~MOX_IMAP_SEARCH_RET_SAVE;
 		if (cmd->search_ret == 0)

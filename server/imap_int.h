@@ -5,7 +5,7 @@
 #ifndef MOX_SERVER_IMAP_INT_H
 #define MOX_SERVER_IMAP_INT_H
 
-#include "localserve.h"
+#include "env.h"
 
 #include <mox/imap.h>
 #include <mox/sasl.h>
@@ -41,7 +41,8 @@ struct litsrc {
 
 struct imap_session {
 	conn *c;
-	localserve *ls;
+	server_env *env;
+	mox_store *store; /* the account, from the login (env.h) */
 	mox_imap_parser *p;
 	mox_imap_out *out;
 	uv_check_t check; /* resumes output and commands when writes drained */
@@ -71,6 +72,21 @@ struct imap_session {
 	 * already: skipped when they come back through the listener. */
 	int64_t own_modseq[32];
 	size_t own_next;
+
+	/* COMPRESS=DEFLATE, RFC 4978: raw deflate both ways once on.
+	 * zraw_left: output bytes still to send plain (up to the tagged OK
+	 * of COMPRESS), then zout starts. NULL: off (idle sessions stay
+	 * small). */
+	struct z_stream_s *zin, *zout;
+	bool compress_next; /* COMPRESS accepted: start after its OK */
+	bool zpending;      /* zraw_left counts down to the start */
+	uint64_t zraw_left;
+
+	/* SEARCHRES, RFC 5182: UIDs of the last SEARCH RETURN (SAVE),
+	 * sorted; "$" refers to those still in the view. Cleared when a
+	 * mailbox is selected or closed (RFC 5182 section 2.1). */
+	uint32_t *saved;
+	size_t nsaved;
 
 	/* The command in progress. cmd is borrowed from the parser: valid
 	 * until the next parser call, which waits until the command ends. */

@@ -42,6 +42,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <time.h>
+#include <zlib.h>
 
 #define OUT_HIGH (256u * 1024)          /* stop taking commands above this */
 #define INPUT_MAX ((64u << 20) + (2u << 20)) /* buffered input: a literal and more */
@@ -54,7 +55,7 @@
 static const char caps_base[] =
 	"IMAP4rev2 IMAP4rev1 ENABLE LITERAL+ IDLE NAMESPACE UNSELECT UIDPLUS ESEARCH "
 	"SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS MOVE ID CONDSTORE QRESYNC "
-	"UTF8=ACCEPT MULTIAPPEND CHILDREN STATUS=SIZE SASL-IR BINARY";
+	"UTF8=ACCEPT MULTIAPPEND CHILDREN STATUS=SIZE SASL-IR BINARY SEARCHRES COMPRESS=DEFLATE";
 
 static void pump(imap_session *s);
 static void finish(imap_session *s);
@@ -160,12 +161,44 @@ range_cmp(const void *a, const void *b)
 	return x->first < y->first ? -1 : x->first > y->first;
 }
 
+/* "$", RFC 5182 section 2.1: the saved UIDs still in the view, as UID
+ * ranges that each cover only saved messages of the view. An empty result
+ * is no error. */
+static bool
+saved_ranges(const imap_session *s, mox_store_range **ranges_out, size_t *n_out)
+{
+	if (s->nsaved == 0 || s->nuids == 0)
+		return true;
+	mox_store_range *r = calloc(s->nsaved, sizeof(*r));
+	if (r == NULL)
+		return false;
+	size_t n = 0;
+	long previdx = -2;
+	for (size_t i = 0; i < s->nsaved; i++) {
+		long idx = imap_view_find(s, s->saved[i]);
+		if (idx < 0)
+			continue;
+		if (n > 0 && idx == previdx + 1) {
+			r[n - 1].last = s->saved[i];
+		} else {
+			r[n].first = r[n].last = s->saved[i];
+			n++;
+		}
+		previdx = idx;
+	}
+	*ranges_out = r;
+	*n_out = n;
+	return true;
+}
+
 bool
 imap_set_ranges(const imap_session *s, const mox_imap_seqset *set, bool uid,
 		mox_store_range **ranges_out, size_t *n_out)
 {
 	*ranges_out = NULL;
 	*n_out = 0;
+	if (set->saved)
+		return saved_ranges(s, ranges_out, n_out);
 	if (set->n == 0 || s->nuids == 0)
 		return uid || set->n == 0 ? true : false;
 	mox_store_range *r = calloc(set->n, sizeof(*r));
@@ -312,17 +345,89 @@ check_set(imap_session *s, bool on)
 	s->check_on = on;
 }
 
+/* COMPRESS=DEFLATE, RFC 4978 section 3: deflate output (raw, window
+ * 2^15) and flush at the end of each batch, so the client gets whole
+ * responses. false: a zlib failure (the caller closes). */
+static bool
+z_write(imap_session *s, const uint8_t *data, size_t n, bool flush)
+{
+	static uint8_t zbuf[65536]; /* one loop thread */
+	z_stream *z = s->zout;
+	z->next_in = (Bytef *)(uintptr_t)data;
+	z->avail_in = (uInt)n;
+	do {
+		z->next_out = zbuf;
+		z->avail_out = sizeof(zbuf);
+		int r = deflate(z, flush ? Z_SYNC_FLUSH : Z_NO_FLUSH);
+		if (r != Z_OK && r != Z_BUF_ERROR)
+			return false;
+		size_t out = sizeof(zbuf) - z->avail_out;
+		if (out > 0)
+			conn_write(s->c, zbuf, out);
+	} while (z->avail_in > 0 || z->avail_out == 0);
+	return true;
+}
+
+static bool
+z_start(imap_session *s)
+{
+	s->zout = calloc(1, sizeof(z_stream));
+	s->zin = calloc(1, sizeof(z_stream));
+	bool ok = s->zout != NULL && s->zin != NULL;
+	bool din = false;
+	if (ok)
+		ok = din = deflateInit2(s->zout, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+					Z_DEFAULT_STRATEGY) == Z_OK;
+	if (ok)
+		ok = inflateInit2(s->zin, -15) == Z_OK;
+	if (!ok) {
+		if (din)
+			deflateEnd(s->zout);
+		free(s->zout);
+		free(s->zin);
+		s->zout = s->zin = NULL;
+	}
+	return ok;
+}
+
+static void
+z_end(imap_session *s)
+{
+	if (s->zout != NULL)
+		deflateEnd(s->zout);
+	if (s->zin != NULL)
+		inflateEnd(s->zin);
+	free(s->zout);
+	free(s->zin);
+	s->zout = s->zin = NULL;
+}
+
 static void
 flush_out(imap_session *s)
 {
 	static uint8_t buf[65536]; /* one loop thread */
 	if (s->gone || s->c->closing)
 		return;
+	bool zwrote = false;
 	while (mox_imap_out_pending(s->out) > 0 && s->c->tcp.write_queue_size < OUT_HIGH) {
-		size_t n = 0;
-		mox_err err = mox_imap_out_pull(s->out, buf, sizeof(buf), &n);
-		if (n > 0)
+		size_t n = 0, cap = sizeof(buf);
+		if (s->zpending && s->zraw_left < cap)
+			cap = (size_t)s->zraw_left; /* up to the OK of COMPRESS */
+		mox_err err = mox_imap_out_pull(s->out, buf, cap, &n);
+		if (n > 0 && s->zout != NULL && !s->zpending) {
+			if (!z_write(s, buf, n, false)) {
+				conn_close(s->c);
+				return;
+			}
+			zwrote = true;
+		} else if (n > 0) {
 			conn_write(s->c, buf, n);
+			if (s->zpending) {
+				s->zraw_left -= n;
+				if (s->zraw_left == 0)
+					s->zpending = false; /* compressed from here */
+			}
+		}
 		if (err != MOX_OK) {
 			mlog("error", s->c->id, "imap: reading message for output: %s",
 			     mox_strerror(err));
@@ -331,6 +436,10 @@ flush_out(imap_session *s)
 		}
 		if (n == 0)
 			break;
+	}
+	if (zwrote && !z_write(s, NULL, 0, true)) {
+		conn_close(s->c);
+		return;
 	}
 	if (mox_imap_out_pending(s->out) == 0 && s->closing) {
 		conn_close(s->c);
@@ -528,6 +637,7 @@ maybe_free(imap_session *s)
 	imap_lits_free(s);
 	imap_append_files_free(s);
 	free(s->apf);
+	z_end(s);
 	mox_store_listener_free(s->listener);
 	mox_sasl_server_free(s->sasl);
 	mox_imap_out_free(s->out);
@@ -538,6 +648,7 @@ maybe_free(imap_session *s)
 	free(s->uids);
 	free(s->newuids);
 	free(s->tuids);
+	free(s->saved);
 	free(s);
 }
 
@@ -575,7 +686,7 @@ start_work(imap_session *s)
 	s->working = true;
 	s->more = false;
 	s->work.data = s;
-	if (uv_queue_work(s->ls->loop, &s->work, work_cb, after_work) != 0) {
+	if (uv_queue_work(s->env->loop, &s->work, work_cb, after_work) != 0) {
 		s->working = false;
 		imap_result(s, MOX_IMAP_NO, "SERVERBUG", "cannot queue work");
 		finish(s);
@@ -591,16 +702,33 @@ finish(imap_session *s)
 	mox_imap_write_status(sout(s), s->tag, s->res,
 			      s->rcode.len > 0 ? (const char *)s->rcode.data : NULL, s->rtext);
 	mox_buf_free(&s->rcode);
+	if (s->compress_next) {
+		/* RFC 4978 section 3: compressed from right after the CRLF of
+		 * the tagged OK; the client compresses from then on too. */
+		s->compress_next = false;
+		s->zpending = true;
+		s->zraw_left = mox_imap_out_pending(s->out);
+	}
 }
 
 /* ---- authentication ---- */
 
+static void auth_failed(imap_session *s, const char *why);
+
 static void
 auth_success(imap_session *s)
 {
+	/* The account of the login (env.h; opened when first used). */
+	char account[128];
+	if (s->store == NULL &&
+	    s->env->login(s->env, s->authc, &s->store, account, sizeof(account)) != 0) {
+		s->store = NULL;
+		auth_failed(s, "no account for login");
+		return;
+	}
 	s->state = IS_AUTH;
 	if (s->listener == NULL &&
-	    mox_store_listener_new(s->ls->store, wakeup, s, &s->listener) != MOX_OK)
+	    mox_store_listener_new(s->store, wakeup, s, &s->listener) != MOX_OK)
 		mlog("error", s->c->id, "imap: no store listener");
 	mox_buf caps = MOX_BUF_INIT;
 	mox_buf_append_str(&caps, "CAPABILITY ");
@@ -623,7 +751,10 @@ static void
 run_password(imap_session *s)
 {
 	bool ok = false;
-	if (mox_store_password_check(s->ls->store, s->pw, &ok) != MOX_OK)
+	mox_store *store = NULL;
+	char account[128];
+	if (s->env->login(s->env, s->authc, &store, account, sizeof(account)) != 0 ||
+	    mox_store_password_check(store, s->pw, &ok) != MOX_OK)
 		ok = false;
 	s->auth_ok = ok;
 }
@@ -635,7 +766,10 @@ run_secrets(imap_session *s)
 	memset(&st, 0, sizeof(st));
 	s->scram_found = false;
 	s->auth_ok = false;
-	if (mox_store_secrets_get(s->ls->store, &st) == MOX_OK && st.set) {
+	mox_store *store = NULL;
+	char account[128];
+	if (s->env->login(s->env, s->authc, &store, account, sizeof(account)) == 0 &&
+	    mox_store_secrets_get(store, &st) == MOX_OK && st.set) {
 		if (s->cram) {
 			/* s->pw holds the client's hex digest here. */
 			s->auth_ok = mox_store_cram_md5_verify(&st, s->cram_chal,
@@ -914,6 +1048,7 @@ done_close(imap_session *s)
 {
 	s->state = IS_AUTH;
 	s->nuids = 0;
+	s->nsaved = 0; /* RFC 5182 section 2.1 */
 	s->mbid = 0;
 }
 
@@ -1024,7 +1159,7 @@ append_data(imap_session *s, const mox_imap_event *ev)
 		/* Only an authenticated client gets to write files. */
 		if (s->state != IS_AUTH && s->state != IS_SELECTED)
 			s->apf[i].failed = true;
-		else if (mox_store_msgfile_new(s->ls->store, &s->apf[i].mf) != MOX_OK)
+		else if (mox_store_msgfile_new(s->store, &s->apf[i].mf) != MOX_OK)
 			s->apf[i].failed = true;
 	}
 	if (i >= s->napf)
@@ -1153,10 +1288,21 @@ command(imap_session *s, const mox_imap_cmd *cmd)
 	case MOX_IMAP_CMD_UNSELECT:
 		s->state = IS_AUTH;
 		s->nuids = 0;
+		s->nsaved = 0; /* RFC 5182 section 2.1 */
 		s->mbid = 0;
 		break;
 	case MOX_IMAP_CMD_COMPRESS:
-		imap_result(s, MOX_IMAP_NO, NULL, "compression not supported");
+		/* RFC 4978 section 3. */
+		if (s->zout != NULL) {
+			imap_result(s, MOX_IMAP_NO, "COMPRESSIONACTIVE", "compression already active");
+		} else if (cmd->str1.s == NULL || strcasecmp(cmd->str1.s, "DEFLATE") != 0) {
+			imap_result(s, MOX_IMAP_BAD, NULL, "unknown compression mechanism");
+		} else if (!z_start(s)) {
+			imap_result(s, MOX_IMAP_NO, "SERVERBUG", "cannot start compression");
+		} else {
+			s->compress_next = true;
+			imap_result(s, MOX_IMAP_OK, NULL, "DEFLATE active");
+		}
 		break;
 	case MOX_IMAP_CMD_SELECT:
 	case MOX_IMAP_CMD_EXAMINE:
@@ -1173,6 +1319,7 @@ command(imap_session *s, const mox_imap_cmd *cmd)
 		}
 		s->state = IS_AUTH;
 		s->nuids = 0;
+		s->nsaved = 0; /* RFC 5182 section 2.1 */
 		discard_changes(s);
 		s->expunge_ok = false;
 		s->run = imap_run_select;
@@ -1351,7 +1498,10 @@ pump(imap_session *s)
 			break;
 		}
 	}
-	flush_out(s);
+	/* A job on the thread pool writes into the output queue: only the
+	 * job's completion may flush it then. */
+	if (!s->working)
+		flush_out(s);
 }
 
 /* ---- the connection ---- */
@@ -1376,8 +1526,8 @@ on_timeout(uv_timer_t *t)
 static void
 timer_arm(imap_session *s)
 {
-	int64_t ms = s->ls->limits != NULL && s->ls->limits->command_timeout_ms > 0
-			     ? s->ls->limits->command_timeout_ms
+	int64_t ms = s->env->limits != NULL && s->env->limits->command_timeout_ms > 0
+			     ? s->env->limits->command_timeout_ms
 			     : AUTOLOGOUT_MS;
 	uv_timer_start(&s->timer, on_timeout, (uint64_t)ms, 0);
 }
@@ -1385,12 +1535,17 @@ timer_arm(imap_session *s)
 static void *
 session_open(conn *c, void *arg)
 {
-	localserve *ls = arg;
+	server_env *env = arg;
+	if (atomic_load(&env->stopping)) {
+		static const char bye[] = "* BYE shutting down, try again later\r\n";
+		conn_write(c, bye, sizeof(bye) - 1);
+		return NULL;
+	}
 	imap_session *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return NULL;
 	s->c = c;
-	s->ls = ls;
+	s->env = env;
 	mox_imap_parser_opts po;
 	memset(&po, 0, sizeof(po));
 	po.size = sizeof(po);
@@ -1400,18 +1555,19 @@ session_open(conn *c, void *arg)
 		free(s);
 		return NULL;
 	}
-	uv_check_init(ls->loop, &s->check);
+	uv_check_init(env->loop, &s->check);
 	s->check.data = s;
-	uv_async_init(ls->loop, &s->async, on_async);
+	uv_async_init(env->loop, &s->async, on_async);
 	s->async.data = s;
-	uv_timer_init(ls->loop, &s->timer);
+	uv_timer_init(env->loop, &s->timer);
 	s->timer.data = s;
 	s->handles = 3;
 	timer_arm(s);
 	mox_buf *o = sout(s);
 	mox_buf_append_str(o, "* OK [CAPABILITY ");
 	write_caps(s, o);
-	mox_buf_append_str(o, "] mox-c IMAP4rev2 localserve ready\r\n");
+	mox_buf_append_str(o, env->localserve ? "] mox-c IMAP4rev2 localserve ready\r\n"
+					      : "] mox-c IMAP4rev2 ready\r\n");
 	flush_out(s);
 	return s;
 }
@@ -1420,6 +1576,36 @@ static void
 session_input(void *arg, const uint8_t *data, size_t len)
 {
 	imap_session *s = arg;
+	if (s->zin != NULL) {
+		/* RFC 4978: the client's bytes after COMPRESS are deflated. */
+		static uint8_t zbuf[65536]; /* one loop thread */
+		z_stream *z = s->zin;
+		z->next_in = (Bytef *)(uintptr_t)data;
+		z->avail_in = (uInt)len;
+		do {
+			z->next_out = zbuf;
+			z->avail_out = sizeof(zbuf);
+			int r = inflate(z, Z_SYNC_FLUSH);
+			if (r != Z_OK && r != Z_BUF_ERROR) {
+				mlog("info", s->c->id, "imap: bad compressed input, closing");
+				conn_close(s->c);
+				return;
+			}
+			size_t n = sizeof(zbuf) - z->avail_out;
+			if (mox_imap_parser_pending(s->p) + n > INPUT_MAX) {
+				mlog("info", s->c->id, "imap: too much pipelined input, closing");
+				conn_close(s->c);
+				return;
+			}
+			if (n > 0 && mox_imap_parser_feed(s->p, zbuf, n) != MOX_OK) {
+				conn_close(s->c);
+				return;
+			}
+		} while (z->avail_in > 0 || z->avail_out == 0);
+		timer_arm(s);
+		pump(s);
+		return;
+	}
 	if (mox_imap_parser_pending(s->p) + len > INPUT_MAX) {
 		mlog("info", s->c->id, "imap: too much pipelined input, closing");
 		conn_close(s->c);
@@ -1459,12 +1645,12 @@ session_closed(void *arg)
 static proto imap_proto;
 
 const proto *
-localserve_imap_proto(localserve *ls)
+env_imap_proto(server_env *env)
 {
 	imap_proto.name = "imap";
 	imap_proto.open = session_open;
 	imap_proto.input = session_input;
 	imap_proto.closed = session_closed;
-	imap_proto.arg = ls;
+	imap_proto.arg = env;
 	return &imap_proto;
 }

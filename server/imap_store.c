@@ -46,7 +46,7 @@ static mox_store_tx *
 tx_begin(imap_session *s, unsigned mode)
 {
 	mox_store_tx *tx = NULL;
-	mox_err err = mox_store_tx_begin(s->ls->store, mode, NULL, &tx);
+	mox_err err = mox_store_tx_begin(s->store, mode, NULL, &tx);
 	if (err != MOX_OK) {
 		store_error(s, NULL, err, "transaction");
 		return NULL;
@@ -701,21 +701,43 @@ parse_flags(imap_session *s, const char *const *flags, size_t n, unsigned *bits_
 	return true;
 }
 
+/* APPEND, RFC 9051 section 6.3.12, and MULTIAPPEND, RFC 3502.
+ *
+ * Durability (DESIGN.md "Nothing lost"): OK only after every file and its
+ * directory entry are fsynced and the rows committed. The message files
+ * are finished as one group (mox_store_msgfile_finish_group: writeback
+ * together, one directory fsync per shard). A single message is then
+ * handed to the store's group commit (mox_store_deliver), so APPENDs of
+ * several sessions at once share database commits; several messages are
+ * added in one transaction of their own, all or none (RFC 3502 section
+ * 6.3.11). */
 void
 imap_run_append(imap_session *s)
 {
 	const mox_imap_cmd *cmd = s->cmd;
-	mox_store_msgfile **mfs = calloc(cmd->nmsgs ? cmd->nmsgs : 1, sizeof(*mfs));
-	uint32_t *uids = calloc(cmd->nmsgs ? cmd->nmsgs : 1, sizeof(uint32_t));
+	size_t n = cmd->nmsgs;
+	mox_store_msgfile **mfs = calloc(n ? n : 1, sizeof(*mfs));
+	uint32_t *uids = calloc(n ? n : 1, sizeof(uint32_t));
+	mox_store_add_opts *aos = calloc(n ? n : 1, sizeof(*aos));
+	const char ***kws = calloc(n ? n : 1, sizeof(*kws));
 	mox_store_tx *tx = NULL;
 	mox_err err = MOX_OK;
-	if (mfs == NULL || uids == NULL) {
+	if (mfs == NULL || uids == NULL || aos == NULL || kws == NULL) {
 		imap_result(s, MOX_IMAP_NO, "SERVERBUG", "out of memory");
 		goto out;
 	}
-	/* Files first, each written and synced outside the transaction
-	 * (DESIGN.md: "Nothing lost"). */
-	for (size_t i = 0; i < cmd->nmsgs; i++) {
+	for (size_t i = 0; i < n; i++) {
+		const mox_imap_append_msg *m = &cmd->msgs[i];
+		size_t nkw = 0;
+		aos[i].size = sizeof(aos[i]);
+		if (!parse_flags(s, m->flags, m->nflags, &aos[i].flags, &kws[i], &nkw))
+			goto out;
+		aos[i].keywords = kws[i];
+		aos[i].nkeywords = nkw;
+		aos[i].received = m->has_date ? (int64_t)m->date.t : 0;
+	}
+	/* Files first, written and synced outside the transaction. */
+	for (size_t i = 0; i < n; i++) {
 		const mox_imap_append_msg *m = &cmd->msgs[i];
 		if (m->streamed) {
 			/* Written while the literal came in (imap_session.c);
@@ -723,68 +745,99 @@ imap_run_append(imap_session *s)
 			mfs[i] = s->apf[i].mf;
 			s->apf[i].mf = NULL;
 		} else {
-			err = mox_store_msgfile_new(s->ls->store, &mfs[i]);
+			err = mox_store_msgfile_new(s->store, &mfs[i]);
 			if (err == MOX_OK)
 				err = mox_store_msgfile_write(mfs[i], m->data, m->len);
 		}
-		if (err == MOX_OK)
-			err = mox_store_msgfile_finish(mfs[i]);
+		if (err == MOX_OK && mfs[i] == NULL)
+			err = MOX_EINVAL;
 		if (err != MOX_OK) {
 			store_error(s, NULL, err, "storing message");
 			goto out;
 		}
 	}
-	tx = tx_begin(s, MOX_STORE_TX_WRITE);
-	if (tx == NULL)
-		goto out;
-	mox_store_mailbox mb;
-	err = mox_store_tx_mailbox_get(tx, cmd->mailbox, &mb);
-	if (err == MOX_ENOTFOUND) {
-		/* RFC 9051 section 6.3.12: TRYCREATE. */
-		imap_result(s, MOX_IMAP_NO, "TRYCREATE", "mailbox does not exist");
-		goto out;
-	} else if (err != MOX_OK) {
-		store_error(s, tx, err, "append");
+	err = mox_store_msgfile_finish_group(mfs, n);
+	if (err != MOX_OK) {
+		store_error(s, NULL, err, "storing message");
 		goto out;
 	}
-	for (size_t i = 0; i < cmd->nmsgs; i++) {
-		const mox_imap_append_msg *m = &cmd->msgs[i];
-		mox_store_add_opts ao;
-		memset(&ao, 0, sizeof(ao));
-		ao.size = sizeof(ao);
-		const char **kw = NULL;
-		size_t nkw = 0;
-		if (!parse_flags(s, m->flags, m->nflags, &ao.flags, &kw, &nkw))
-			goto out;
-		ao.keywords = kw;
-		ao.nkeywords = nkw;
-		ao.received = m->has_date ? (int64_t)m->date.t : 0;
+	mox_store_mailbox mb;
+	if (n == 1) {
+		mox_store_deliver_opts dopts;
+		memset(&dopts, 0, sizeof(dopts));
+		dopts.size = sizeof(dopts);
+		dopts.add = aos[0];
 		mox_store_msginfo mi;
-		err = mox_store_tx_add(tx, mb.id, mfs[i], &ao, &mi);
-		free(kw);
+		mox_errinfo info;
+		memset(&info, 0, sizeof(info));
+		err = mox_store_deliver(s->store, cmd->mailbox, mfs[0], &dopts, &mi, &info);
+		if (err == MOX_ENOTFOUND) {
+			/* RFC 9051 section 6.3.12: TRYCREATE. */
+			imap_result(s, MOX_IMAP_NO, "TRYCREATE", "mailbox does not exist");
+			goto out;
+		} else if (err != MOX_OK) {
+			imap_result(s, MOX_IMAP_NO, err == MOX_ELIMIT ? "OVERQUOTA" : "SERVERBUG",
+				    "append: %s", info.msg[0] ? info.msg : mox_strerror(err));
+			goto out;
+		}
+		uids[0] = mi.uid;
+		/* The UIDVALIDITY of the mailbox it went to, for APPENDUID. */
+		tx = tx_begin(s, MOX_STORE_TX_READ);
+		if (tx == NULL)
+			goto out;
+		err = mox_store_tx_mailbox_get_id(tx, mi.mailbox_id, &mb);
+		mox_store_tx_rollback(tx);
+		tx = NULL;
 		if (err != MOX_OK) {
+			/* Stored, but the mailbox went away since: no APPENDUID. */
+			imap_result(s, MOX_IMAP_OK, NULL, "APPEND completed");
+			goto out;
+		}
+	} else {
+		tx = tx_begin(s, MOX_STORE_TX_WRITE);
+		if (tx == NULL)
+			goto out;
+		err = mox_store_tx_mailbox_get(tx, cmd->mailbox, &mb);
+		if (err == MOX_ENOTFOUND) {
+			/* RFC 9051 section 6.3.12: TRYCREATE. */
+			imap_result(s, MOX_IMAP_NO, "TRYCREATE", "mailbox does not exist");
+			goto out;
+		} else if (err != MOX_OK) {
 			store_error(s, tx, err, "append");
 			goto out;
 		}
-		uids[i] = mi.uid;
-	}
-	err = mox_store_tx_commit(tx);
-	tx = NULL;
-	if (err != MOX_OK) {
-		store_error(s, NULL, err, "commit");
-		goto out;
+		for (size_t i = 0; i < n; i++) {
+			mox_store_msginfo mi;
+			err = mox_store_tx_add(tx, mb.id, mfs[i], &aos[i], &mi);
+			if (err != MOX_OK) {
+				store_error(s, tx, err, "append");
+				goto out;
+			}
+			uids[i] = mi.uid;
+		}
+		err = mox_store_tx_commit(tx);
+		tx = NULL;
+		if (err != MOX_OK) {
+			store_error(s, NULL, err, "commit");
+			goto out;
+		}
 	}
 	/* RFC 4315 section 3: APPENDUID. */
 	mox_buf code = MOX_BUF_INIT;
 	mox_buf_appendf(&code, "APPENDUID %u ", mb.uidvalidity);
-	write_set(&code, uids, cmd->nmsgs);
+	write_set(&code, uids, n);
 	imap_result(s, MOX_IMAP_OK, (const char *)code.data, "APPEND completed");
 	mox_buf_free(&code);
 out:
 	mox_store_tx_rollback(tx);
 	if (mfs != NULL)
-		for (size_t i = 0; i < cmd->nmsgs; i++)
+		for (size_t i = 0; i < n; i++)
 			mox_store_msgfile_free(mfs[i]);
+	if (kws != NULL)
+		for (size_t i = 0; i < n; i++)
+			free(kws[i]);
+	free(kws);
+	free(aos);
 	free(mfs);
 	free(uids);
 }

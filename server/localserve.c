@@ -128,6 +128,7 @@ localserve_main(int argc, char **argv)
 		smtp_limits.data_timeout_ms = limits.data_timeout_ms;
 	ls.limits = &limits;
 	ls.smtp_limits = &smtp_limits;
+	localserve_env_init(&ls);
 	static const struct {
 		const char *name;
 		uint16_t port;

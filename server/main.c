@@ -12,6 +12,9 @@
 #ifdef MOX_HAVE_QUICKSTART
 #include "quickstart.h"
 #endif
+#ifdef MOX_HAVE_SERVE
+#include "ctl.h"
+#endif
 #ifdef MOX_HAVE_QUEUE
 #include "queue.h"
 #endif
@@ -40,6 +43,15 @@ usage(FILE *f)
 		   "                                 submission 1587, submissions 1465\n"
 #endif
 		   "  help                           this text\n"
+#ifdef MOX_HAVE_SERVE
+		   "  serve                          the mail server of mox.conf (-config FILE)\n"
+		   "  stop                           stop the running server (ctl socket)\n"
+		   "  loglevels [level [pkg]]        print or set the running server's log levels\n"
+		   "  setaccountpassword ACCOUNT     set a password (stdin), through the server\n"
+		   "  config account add|rm ...      change accounts, addresses and domains of the\n"
+		   "  config address add|rm ...      running server (domains.conf)\n"
+		   "  config domain add|rm ...\n"
+#endif
 #ifdef MOX_HAVE_QUEUE
 		   "  queue list|dump|drop|kick|hold|release ...  the outgoing queue (-datadir DIR)\n"
 #endif
@@ -108,6 +120,11 @@ run_tool(const char *name, int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+	/* libuv's threadpool (default 4 threads) runs each delivery's fsyncs
+	 * and each queue attempt: with 4, at most 4 deliveries are in flight
+	 * and group commits stay small (measured: concurrency 50 went from
+	 * 324 to 632 msg/s with 64). Set before the first uv_queue_work. */
+	setenv("UV_THREADPOOL_SIZE", "64", 0);
 	/* mox's global flag: -config path/to/mox.conf (as MOXCONF). */
 	while (argc >= 3 && (strcmp(argv[1], "-config") == 0 || strcmp(argv[1], "--config") == 0)) {
 		setenv("MOXCONF", argv[2], 1);
@@ -120,6 +137,27 @@ main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[1];
+#ifdef MOX_HAVE_SERVE
+	/* mox serve and the commands for a running server (ctl socket). */
+	if (strcmp(cmd, "serve") == 0)
+		return serve_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "stop") == 0 || strcmp(cmd, "loglevels") == 0 ||
+	    (strcmp(cmd, "config") == 0 && argc >= 3 &&
+	     (strcmp(argv[2], "account") == 0 || strcmp(argv[2], "address") == 0 ||
+	      strcmp(argv[2], "domain") == 0)))
+		return ctl_cmd_main(argc - 1, argv + 1, false);
+	/* Without flags through the server when one runs, else on the files. */
+	if ((strcmp(cmd, "setaccountpassword") == 0 && argc == 3 && argv[2][0] != '-') ||
+	    (strcmp(cmd, "queue") == 0 && argc >= 3 && strcmp(argv[2], "kick") == 0 &&
+	     getenv("MOX_DATADIR") == NULL)) {
+		bool datadir = false;
+		for (int i = 2; i < argc; i++)
+			datadir = datadir || strcmp(argv[i], "-datadir") == 0;
+		int rc = datadir ? -1 : ctl_cmd_main(argc - 1, argv + 1, true);
+		if (rc != -1)
+			return rc;
+	}
+#endif
 	if (strcmp(cmd, "config") == 0)
 		return mox_config_cmd_main(argc - 1, argv + 1);
 #ifdef MOX_HAVE_QUICKSTART

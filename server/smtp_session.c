@@ -1,6 +1,10 @@
-/* localserve's SMTP sessions: the sans-IO core of libmoxsmtp driven by the
- * libuv connection (server/net.c), delivering into the account through
- * libmoxstore after the inbound analysis of server/analysis.c.
+/* SMTP sessions of mox serve and mox localserve: the sans-IO core of
+ * libmoxsmtp driven by the libuv connection (server/net.c), delivering
+ * into accounts through libmoxstore after the inbound analysis of
+ * server/analysis.c. What differs between the two servers comes through
+ * the environment (env.h): logins, recipients' destinations, and the
+ * submission path (serve queues submitted mail through server/submit.c,
+ * localserve delivers it locally as mox localserve does).
  *
  * How this works: input goes to the core (what it cannot take yet waits
  * in pending); pump() takes events until the core needs more input or an
@@ -18,12 +22,14 @@
  * Delivered-To (RFC 9228), Return-Path (RFC 5321 section 4.4),
  * Authentication-Results (RFC 8601), Received-SPF (RFC 7208 section 9.1),
  * then Received (RFC 5321 section 4.4); on submission Received, then
- * Authentication-Results with auth=pass. One copy is stored per
- * transaction (mox stores one per recipient; all recipients are the one
- * account here), with "for" and Delivered-To naming the first recipient
- * delivered to, and "for" left out when there are several.
+ * Authentication-Results with auth=pass. One copy is stored per distinct
+ * destination (account and mailbox) of the transaction's recipients (mox
+ * stores one per recipient), with "for" and Delivered-To naming the first
+ * recipient delivered to, and "for" left out when there are several.
  *
- * As mox localserve: every address is accepted, and recipient local parts
+ * mox serve: a recipient without a destination in domains.conf (address,
+ * or the domain's catchall) is refused at RCPT TO with 550 5.1.1.
+ * mox localserve: every address is accepted, and recipient local parts
  * ending in "temperror" (451), "permerror" (550), a code 400-599, or
  * "timeout" (no answer for an hour) fail the delivery; with a local part
  * starting with "mailfrom" or "rcptto" the failure comes at MAIL FROM or
@@ -32,7 +38,7 @@
  * on the SMTP listener (as mox, localserve "accepts all messages if checks
  * pass"), and the message is kept in the Rejects mailbox as mox does. */
 #include "analysis.h"
-#include "localserve.h"
+#include "env.h"
 
 #include <mox/message.h>
 #include <mox/smtp.h>
@@ -47,7 +53,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HOSTNAME "localhost"
 /* mox localserve's "timeout" local parts: no answer for an hour. */
 #define HANG_MS (3600 * 1000)
 
@@ -149,11 +154,13 @@ static analysis_env *aenv;
 typedef struct rcpt {
 	char addr[MOX_SMTP_LOCALPART_MAX + MOX_SMTP_DOMAIN_MAX + 8];
 	char local[MOX_SMTP_LOCALPART_MAX + 1];
+	mox_store *store; /* destination (plain SMTP and localserve) */
+	char mailbox[256];
 } rcpt;
 
 typedef struct session {
 	conn *c;
-	localserve *ls;
+	server_env *env;
 	int kind;
 	mox_smtp_conn *smtp;
 	mox_buf pending;          /* input the core could not take yet */
@@ -177,6 +184,8 @@ typedef struct session {
 				     copies, not the conn or the core */
 	uint64_t cid;             /* the connection id, for logs */
 	bool authed;
+	mox_store *auth_store;    /* the authenticated account */
+	char account[128];
 	uv_work_t work;           /* analysis and delivery on the thread pool */
 	bool delivering;
 	bool gone;                /* connection closed */
@@ -295,6 +304,8 @@ special_code(const char *lp, bool *timeout)
 static bool
 special_now(session *s, const char *lp, const char *prefix)
 {
+	if (!s->env->localserve)
+		return false;
 	if (strncmp(lp, prefix, strlen(prefix)) != 0)
 		return false;
 	bool timeout;
@@ -371,9 +382,9 @@ static mox_err
 write_received(session *s, mox_buf *out, const char *rdns, const char *for_addr)
 {
 	char from[600], by[128], lit[80];
-	if (s->kind != LOCALSERVE_SMTP) {
+	if (s->kind != ENV_SMTP) {
 		/* Submission: mox hides the client's host and address. */
-		snprintf(from, sizeof(from), "%s", HOSTNAME);
+		snprintf(from, sizeof(from), "%s", s->env->hostname);
 	} else {
 		addr_literal(lit, sizeof(lit), s->peer);
 		const char *h = s->helo_domain[0] != '\0' ? s->helo_domain : s->helo;
@@ -383,7 +394,7 @@ write_received(session *s, mox_buf *out, const char *rdns, const char *for_addr)
 			snprintf(from, sizeof(from), "%s (%s)", h[0] ? h : "unknown", lit);
 	}
 	addr_literal(lit, sizeof(lit), s->local);
-	snprintf(by, sizeof(by), "%s (%s)", HOSTNAME, lit);
+	snprintf(by, sizeof(by), "%s (%s)", s->env->hostname, lit);
 	char with[16];
 	snprintf(with, sizeof(with), "%s%s%s",
 		 s->smtputf8 ? "UTF8SMTP" : s->ehlo ? "ESMTP" : "SMTP",
@@ -436,11 +447,12 @@ write_received(session *s, mox_buf *out, const char *rdns, const char *for_addr)
 
 /* Store prefix + message in mailbox. */
 static mox_err
-store_message(session *s, const mox_buf *prefix, const char *mailbox, char *why, size_t whylen)
+store_message(session *s, mox_store *store, const mox_buf *prefix, const char *mailbox,
+	      char *why, size_t whylen)
 {
 	mox_store_msgfile *mf = NULL;
 	mox_errinfo info = {0};
-	mox_err err = mox_store_msgfile_new(s->ls->store, &mf);
+	mox_err err = mox_store_msgfile_new(store, &mf);
 	if (err == MOX_OK && prefix->len > 0)
 		err = mox_store_msgfile_write(mf, prefix->data, prefix->len);
 	if (err == MOX_OK && s->msg.viewlen > 0)
@@ -454,7 +466,7 @@ store_message(session *s, const mox_buf *prefix, const char *mailbox, char *why,
 		o.create_mailbox = true;
 		mox_store_msginfo mi;
 		memset(&mi, 0, sizeof(mi));
-		err = mox_store_deliver(s->ls->store, mailbox, mf, &o, &mi, &info);
+		err = mox_store_deliver(store, mailbox, mf, &o, &mi, &info);
 		s->uid = mi.uid;
 	}
 	mox_store_msgfile_free(mf);
@@ -472,9 +484,79 @@ set_reply(session *s, int code, int se, const char *text)
 
 /* Submission (mox's submit): special local parts end the transaction at
  * the first one; else Received and Authentication-Results auth=pass. */
+/* Store one copy per distinct destination (account store and mailbox) of
+ * the recipients for which ok(i) holds; mox stores one per recipient, but
+ * a transaction's recipients are often the same account. */
+static mox_err
+store_copies(session *s, const mox_buf *prefix, const bool *ok, char *why, size_t whylen)
+{
+	mox_err err = MOX_OK;
+	for (size_t i = 0; i < s->nrcpt && err == MOX_OK; i++) {
+		if (ok != NULL && !ok[i])
+			continue;
+		bool dup = false;
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = (ok == NULL || ok[j]) && s->rcpts[j].store == s->rcpts[i].store &&
+			      strcmp(s->rcpts[j].mailbox, s->rcpts[i].mailbox) == 0;
+		if (dup)
+			continue;
+		err = store_message(s, s->rcpts[i].store, prefix, s->rcpts[i].mailbox, why,
+				    whylen);
+		s->mailbox = s->rcpts[i].mailbox;
+	}
+	return err;
+}
+
+/* Submission under mox serve: hand the message to the queue. */
+static void
+job_submit_queue(session *s)
+{
+	mox_buf prefix = MOX_BUF_INIT;
+	mox_err err = write_received(s, &prefix, "", s->nrcpt == 1 ? s->rcpts[0].addr : NULL);
+	if (err == MOX_OK)
+		err = analysis_authres_auth(s->env->hostname, s->nullsender ? "" : s->mailfrom,
+					    &prefix);
+	const char **to = calloc(s->nrcpt ? s->nrcpt : 1, sizeof(*to));
+	char why[256] = "";
+	int rc = -1, code = 451, se = MOX_SMTP_SE_SYS_OTHER;
+	if (err == MOX_OK && to != NULL) {
+		for (size_t i = 0; i < s->nrcpt; i++)
+			to[i] = s->rcpts[i].addr;
+		env_submission sub;
+		memset(&sub, 0, sizeof(sub));
+		sub.account = s->account;
+		sub.mailfrom = s->nullsender ? "" : s->mailfrom;
+		sub.rcpts = to;
+		sub.nrcpt = s->nrcpt;
+		sub.smtputf8 = s->smtputf8;
+		sub.ehlo = s->ehlo;
+		sub.tls = s->tls;
+		sub.tls_comment = s->tls_comment;
+		sub.local_ip = s->local;
+		sub.prefix = prefix.data;
+		sub.prefix_len = prefix.len;
+		sub.data = s->msg.view;
+		sub.len = s->msg.viewlen;
+		sub.cid = s->cid;
+		rc = s->env->submit(s->env, &sub, &code, &se, why, sizeof(why));
+	}
+	free(to);
+	mox_buf_free(&prefix);
+	s->mailbox = "(queue)";
+	if (rc != 0) {
+		mlog(code >= 500 ? "info" : "error", s->cid, "submission refused code=%d %s", code,
+		     why[0] ? why : "out of memory");
+		set_reply(s, code, se, why[0] ? why : "error queueing message, try again later");
+	}
+}
+
 static void
 job_submission(session *s)
 {
+	if (s->env->submit != NULL && !s->env->localserve) {
+		job_submit_queue(s);
+		return;
+	}
 	for (size_t i = 0; i < s->nrcpt; i++) {
 		bool timeout;
 		int code = special_code(s->rcpts[i].local, &timeout);
@@ -492,12 +574,12 @@ job_submission(session *s)
 	mox_buf prefix = MOX_BUF_INIT;
 	mox_err err = write_received(s, &prefix, "", s->nrcpt == 1 ? s->rcpts[0].addr : NULL);
 	if (err == MOX_OK)
-		err = analysis_authres_auth(HOSTNAME, s->nullsender ? "" : s->mailfrom, &prefix);
+		err = analysis_authres_auth(s->env->hostname, s->nullsender ? "" : s->mailfrom,
+					    &prefix);
 	char why[256] = "";
 	if (err == MOX_OK)
-		err = store_message(s, &prefix, "Inbox", why, sizeof(why));
+		err = store_copies(s, &prefix, NULL, why, sizeof(why));
 	mox_buf_free(&prefix);
-	s->mailbox = "Inbox";
 	if (err != MOX_OK) {
 		mlog("error", s->cid, "delivery failed: %s", why[0] ? why : mox_strerror(err));
 		set_reply(s, 451, MOX_SMTP_SE_SYS_OTHER, "error storing message, try again later");
@@ -529,7 +611,9 @@ job_delivery(session *s)
 		analysis_hw w;
 		memset(&w, 0, sizeof(w));
 		w.b = &ao.authres;
-		analysis_hw_add(&w, "", "Authentication-Results: " HOSTNAME ";");
+		char ar[300];
+		snprintf(ar, sizeof(ar), "Authentication-Results: %s;", s->env->hostname);
+		analysis_hw_add(&w, "", ar);
 		analysis_hw_newline(&w);
 		analysis_hw_add(&w, "", "none");
 		analysis_hw_end(&w);
@@ -546,6 +630,7 @@ job_delivery(session *s)
 	bool same = true, hang = false;
 	size_t nerr = 0;
 	mox_buf errs = MOX_BUF_INIT;
+	bool *okv = calloc(s->nrcpt ? s->nrcpt : 1, sizeof(*okv));
 	for (size_t i = 0; i < s->nrcpt; i++) {
 		int code = 0, se = MOX_SMTP_SE_OTHER;
 		char text[96];
@@ -554,6 +639,9 @@ job_delivery(session *s)
 			code = 550;
 			se = MOX_SMTP_SE_POL_MULTIPLE_AUTH; /* RFC 7372 section 3.2 */
 			snprintf(text, sizeof(text), "rejecting per dmarc policy");
+		} else if (!s->env->localserve) {
+			code = 0;
+			text[0] = '\0';
 		} else {
 			code = special_code(s->rcpts[i].local, &timeout);
 			snprintf(text, sizeof(text), "failure with code %d due to special localpart",
@@ -566,6 +654,8 @@ job_delivery(session *s)
 		if (code == 0) {
 			if (first_ok == s->nrcpt)
 				first_ok = i;
+			if (okv != NULL)
+				okv[i] = true;
 			continue;
 		}
 		if (nerr > 0 && (code != ecode || se != ese))
@@ -602,9 +692,17 @@ job_delivery(session *s)
 				err = write_received(s, &prefix, ao.rdns,
 						     s->nrcpt - nerr == 1 || ao.dmarc_reject ? to
 											 : NULL);
-			s->mailbox = ao.dmarc_reject ? "Rejects" : "Inbox";
-			if (err == MOX_OK)
-				err = store_message(s, &prefix, s->mailbox, why, sizeof(why));
+			if (okv == NULL) {
+				err = MOX_ENOMEM;
+			} else if (ao.dmarc_reject) {
+				/* One copy in the first recipient's Rejects. */
+				s->mailbox = "Rejects";
+				if (err == MOX_OK && s->nrcpt > 0)
+					err = store_message(s, s->rcpts[0].store, &prefix,
+							    "Rejects", why, sizeof(why));
+			} else if (err == MOX_OK) {
+				err = store_copies(s, &prefix, okv, why, sizeof(why));
+			}
 		}
 		mox_buf_free(&prefix);
 		if (err != MOX_OK && !ao.dmarc_reject) {
@@ -623,6 +721,7 @@ job_delivery(session *s)
 		}
 	}
 	mox_buf_free(&errs);
+	free(okv);
 	analysis_out_free(&ao);
 }
 
@@ -634,7 +733,7 @@ deliver_work(uv_work_t *w)
 	s->job_hang = false;
 	s->uid = 0;
 	s->mailbox = NULL;
-	if (s->kind == LOCALSERVE_SMTP)
+	if (s->kind == ENV_SMTP)
 		job_delivery(s);
 	else
 		job_submission(s);
@@ -662,8 +761,9 @@ deliver_done(uv_work_t *w, int status)
 		     s->reply_text, s->uid != 0 ? " (kept in Rejects)" : "");
 		mox_smtp_conn_reply(s->smtp, s->reply_code, s->reply_se, s->reply_text);
 	} else {
-		mlog("info", s->cid, "delivered message mailbox=%s uid=%u",
-		     s->mailbox != NULL ? s->mailbox : "", s->uid);
+		if (s->uid != 0) /* 0: queued (env_submission) */
+			mlog("info", s->cid, "delivered message mailbox=%s uid=%u",
+			     s->mailbox != NULL ? s->mailbox : "", s->uid);
 		mox_smtp_conn_accept(s->smtp);
 	}
 	s->nrcpt = 0;
@@ -679,8 +779,16 @@ on_auth(session *s, const mox_smtp_event *ev)
 		mox_smtp_conn_reply(s->smtp, 421, MOX_SMTP_SE_POL_OTHER, "too many auth failures");
 		return;
 	}
-	/* The account: "mox", "mox@localhost", or any address (mox
-	 * localserve accepts any login with the account's password). */
+	/* The account of the login name (env.h: under localserve any login
+	 * is the one account, as mox localserve). An unknown login fails
+	 * like a wrong password. */
+	mox_store *store = NULL;
+	char account[sizeof(s->account)] = "";
+	if (ev->u.auth.authc == NULL ||
+	    s->env->login(s->env, ev->u.auth.authc, &store, account, sizeof(account)) != 0)
+		store = NULL;
+	s->auth_store = store;
+	snprintf(s->account, sizeof(s->account), "%s", account);
 	if (ev->u.auth.need == MOX_SASL_CHECK_PASSWORD) {
 		char pw[256];
 		size_t n = ev->u.auth.password_len < sizeof(pw) - 1 ? ev->u.auth.password_len
@@ -688,14 +796,15 @@ on_auth(session *s, const mox_smtp_event *ev)
 		memcpy(pw, ev->u.auth.password, n);
 		pw[n] = '\0';
 		bool ok = false;
-		mox_store_password_check(s->ls->store, pw, &ok);
+		if (store != NULL)
+			mox_store_password_check(store, pw, &ok);
 		mox_mem_wipe(pw, sizeof(pw));
 		mox_smtp_conn_auth_verdict(s->smtp, ok);
 		return;
 	}
 	mox_store_secrets st;
 	memset(&st, 0, sizeof(st));
-	bool have = mox_store_secrets_get(s->ls->store, &st) == MOX_OK && st.set;
+	bool have = store != NULL && mox_store_secrets_get(store, &st) == MOX_OK && st.set;
 	if (ev->u.auth.need == MOX_SASL_NEED_PASSWORD) {
 		/* CRAM-MD5 (RFC 2195) from the stored HMAC-MD5 inner and outer
 		 * states (RFC 2104 section 4); the store never has the
@@ -771,6 +880,30 @@ on_rcpt(session *s, const mox_smtp_event *ev)
 	rcpt *r = &s->rcpts[s->nrcpt];
 	path_text(p, s->smtputf8, r->addr, sizeof(r->addr));
 	snprintf(r->local, sizeof(r->local), "%s", p->localpart);
+	r->store = NULL;
+	snprintf(r->mailbox, sizeof(r->mailbox), "Inbox");
+	/* Plain SMTP (and everything under localserve) goes to a local
+	 * account; submitted mail goes to the queue, which delivers local
+	 * recipients itself. */
+	if (s->kind == ENV_SMTP || s->env->submit == NULL || s->env->localserve) {
+		char why[256] = "";
+		env_dest d = s->env->destination(s->env, r->addr, &r->store, r->mailbox,
+						 sizeof(r->mailbox), why, sizeof(why));
+		if (d == ENV_DEST_UNKNOWN) {
+			mlog("info", s->cid, "rcpt refused rcpt=%s why=\"%s\"", r->addr, why);
+			/* RFC 3463 X.1.1 bad destination mailbox address. */
+			mox_smtp_conn_reply(s->smtp, 550, MOX_SMTP_SE_ADDR_BAD_MAILBOX,
+					    why[0] ? why : "no such user");
+			return;
+		}
+		if (d != ENV_DEST_OK) {
+			mlog("error", s->cid, "rcpt destination rcpt=%s error=\"%s\"", r->addr,
+			     why);
+			mox_smtp_conn_reply(s->smtp, 451, MOX_SMTP_SE_SYS_OTHER,
+					    "error looking up recipient, try again later");
+			return;
+		}
+	}
 	s->nrcpt++;
 	mox_smtp_conn_accept(s->smtp);
 }
@@ -841,7 +974,7 @@ pump(session *s)
 			break;
 		case MOX_SMTP_EV_DATA:
 			if (!s->msg_bad &&
-			    spool_append(&s->msg, s->ls->dir, ev.u.data.data, ev.u.data.len) != 0) {
+			    spool_append(&s->msg, s->env->spool_dir, ev.u.data.data, ev.u.data.len) != 0) {
 				s->msg_bad = true;
 				spool_reset(&s->msg);
 			}
@@ -857,7 +990,7 @@ pump(session *s)
 			tls_comment(s);
 			s->delivering = true;
 			s->work.data = s;
-			if (uv_queue_work(s->ls->loop, &s->work, deliver_work, deliver_done) != 0) {
+			if (uv_queue_work(s->env->loop, &s->work, deliver_work, deliver_done) != 0) {
 				s->delivering = false;
 				spool_reset(&s->msg);
 				mox_smtp_conn_reply(s->smtp, 451, MOX_SMTP_SE_SYS_OTHER,
@@ -882,7 +1015,7 @@ pump(session *s)
 }
 
 typedef struct proto_arg {
-	localserve *ls;
+	server_env *env;
 	int kind;
 } proto_arg;
 
@@ -890,12 +1023,18 @@ static void *
 session_open(conn *c, void *arg)
 {
 	proto_arg *pa = arg;
+	if (atomic_load(&pa->env->stopping)) {
+		/* Shutting down: come back later (RFC 5321 section 3.8). */
+		static const char bye[] = "421 4.3.2 shutting down, try again later\r\n";
+		conn_write(c, bye, sizeof(bye) - 1);
+		return NULL;
+	}
 	session *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return NULL;
 	s->c = c;
 	s->cid = c->id;
-	s->ls = pa->ls;
+	s->env = pa->env;
 	s->kind = pa->kind;
 	snprintf(s->peer, sizeof(s->peer), "%s", c->peer);
 	snprintf(s->local, sizeof(s->local), "%s", c->local);
@@ -903,25 +1042,25 @@ session_open(conn *c, void *arg)
 	mox_buf_init(&s->msg.mem, NULL);
 	s->msg.fd = -1;
 	unsigned flags = MOX_SMTP_CONN_STARTTLS;
-	if (pa->kind != LOCALSERVE_SMTP)
+	if (pa->kind != ENV_SMTP)
 		flags |= MOX_SMTP_CONN_SUBMISSION;
-	if (pa->kind == LOCALSERVE_SUBMISSIONS)
+	if (pa->kind == ENV_SUBMISSIONS)
 		flags = MOX_SMTP_CONN_SUBMISSION | MOX_SMTP_CONN_TLS;
 	mox_smtp_conn_opts o;
 	memset(&o, 0, sizeof(o));
 	o.size = sizeof(o);
-	o.hostname = HOSTNAME;
-	o.greeting = "ESMTP mox-c localserve";
+	o.hostname = pa->env->hostname;
+	o.greeting = pa->env->localserve ? "ESMTP mox-c localserve" : "ESMTP mox-c";
 	o.flags = flags;
 	o.future_release_max = 60 * 86400;
 	o.now_ms = now_ms();
-	o.limits = pa->ls->smtp_limits; /* MOX_LOCALSERVE_LIMITS timeouts */
+	o.limits = pa->env->smtp_limits; /* MOX_LOCALSERVE_LIMITS timeouts */
 	if (mox_smtp_conn_new(&s->smtp, &o) != MOX_OK) {
 		mox_buf_free(&s->pending);
 		free(s);
 		return NULL;
 	}
-	uv_timer_init(pa->ls->loop, &s->timer);
+	uv_timer_init(pa->env->loop, &s->timer);
 	s->timer.data = s;
 	flush(s);
 	arm_timer(s);
@@ -968,17 +1107,17 @@ static proto_arg args[3];
 static proto protos[3];
 
 const proto *
-localserve_smtp_proto(localserve *ls, int kind)
+env_smtp_proto(server_env *e, int kind)
 {
 	if (aenv == NULL) {
 		/* One analysis context for all listeners and workers. */
 		static bool tried;
 		char err[256];
-		if (!tried && (aenv = analysis_env_new(HOSTNAME, err, sizeof(err))) == NULL)
+		if (!tried && (aenv = analysis_env_new(e->hostname, err, sizeof(err))) == NULL)
 			mlog("error", 0, "inbound analysis unavailable: %s", err);
 		tried = true;
 	}
-	args[kind].ls = ls;
+	args[kind].env = e;
 	args[kind].kind = kind;
 	protos[kind].name = "smtp";
 	protos[kind].open = session_open;

@@ -524,6 +524,129 @@ try:
     a.logout()
     b.logout()
 
+    # Raw protocol helpers for what imaplib hides (tagged response codes).
+    def raw_conn():
+        s = socket.create_connection(("127.0.0.1", IMAP), timeout=20)
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"r0 LOGIN mox@localhost moxmoxmox\r\n")
+        f.readline()
+        return s, f
+
+    def raw_cmd(s, f, tag, line):
+        """Send a command; return (untagged lines with literals inline,
+        tagged line)."""
+        s.sendall(tag + b" " + line + b"\r\n")
+        out = []
+        while True:
+            l = f.readline()
+            if not l:
+                return out, b""
+            while re.search(rb"\{\d+\}\r\n$", l):
+                n = int(re.search(rb"\{(\d+)\}\r\n$", l).group(1))
+                l = l + f.read(n) + f.readline()
+            if l.startswith(tag + b" "):
+                return out, l.rstrip(b"\r\n")
+            out.append(l.rstrip(b"\r\n"))
+
+    # MULTIAPPEND (RFC 3502): one command, all messages, one APPENDUID.
+    s, f = raw_conn()
+    raw_cmd(s, f, b"m1", b"CREATE t8")
+    msgs = [message(100 + i).encode() for i in range(5)]
+    cmd = b"APPEND t8"
+    for i, m in enumerate(msgs):
+        cmd += (b" (\\Flagged)" if i == 1 else b"") + b" {%d+}\r\n" % len(m) + m
+    _, tagged = raw_cmd(s, f, b"m2", cmd)
+    check("multiappend", re.fullmatch(rb"m2 OK \[APPENDUID \d+ 1:5\] APPEND completed", tagged), tagged)
+    raw_cmd(s, f, b"m3", b"SELECT t8")
+    lines, tagged = raw_cmd(s, f, b"m4", b"FETCH 1:* (UID FLAGS BODY.PEEK[])")
+    check("multiappend fetch", tagged == b"m4 OK FETCH completed" and len(lines) == 5 and
+          all(lines[i].endswith(msgs[i] + b")") for i in range(5)) and
+          b"FLAGS (\\Flagged)" in lines[1] and b"FLAGS ()" in lines[0], (tagged, lines[:2]))
+    # A failing message fails the whole MULTIAPPEND: nothing added.
+    _, tagged = raw_cmd(s, f, b"m5", b"APPEND t8 {3+}\r\na\r\n (\\Bogus) {3+}\r\nb\r\n")
+    lines, _ = raw_cmd(s, f, b"m6", b"NOOP")
+    check("multiappend all or nothing", tagged.startswith(b"m5 BAD") and not any(b"EXISTS" in l for l in lines),
+          (tagged, lines))
+
+    # ENVELOPE, BODY and BODYSTRUCTURE from the stored part tree equal
+    # those from the parsed message (asked together with BODY[HEADER],
+    # which parses the file), for the shared test messages, in both
+    # encodings of names (UTF8=ACCEPT).
+    tdir = "/work/shared/testdata/messages"
+    files = sorted(os.path.join(d, n) for d, _, ns in os.walk(tdir) for n in ns if n.endswith(".eml"))
+    raw_cmd(s, f, b"e1", b"CREATE t9")
+    appended = 0
+    for p in files[:120]:
+        data = open(p, "rb").read()
+        if len(data) > 1 << 20:
+            continue
+        _, tagged = raw_cmd(s, f, b"e2", b"APPEND t9 {%d+}\r\n" % len(data) + data)
+        appended += tagged.startswith(b"e2 OK")
+    raw_cmd(s, f, b"e3", b"SELECT t9")
+    for enable in (False, True):
+        if enable:
+            raw_cmd(s, f, b"e4", b"ENABLE UTF8=ACCEPT")
+        stored, _ = raw_cmd(s, f, b"e5", b"FETCH 1:* (ENVELOPE BODYSTRUCTURE BODY)")
+        parsed, _ = raw_cmd(s, f, b"e6", b"FETCH 1:* (ENVELOPE BODYSTRUCTURE BODY BODY.PEEK[HEADER])")
+        same = 0
+        for a, b in zip(stored, parsed):
+            ea = a[a.index(b"ENVELOPE "):-1]
+            eb = b[b.index(b"ENVELOPE "):b.index(b" BODY[HEADER] ")]
+            if ea == eb:
+                same += 1
+            else:
+                print("structure differs:\n  stored %r\n  parsed %r" % (ea[:3000], eb[:3000]))
+        check("stored envelope/bodystructure utf8=%s" % enable, appended > 50 and len(stored) == appended and
+              same == appended, (appended, len(stored), same))
+    s.close()
+
+    # A message another session expunged, before our view learned of it:
+    # FETCH sends no data for it (its file is gone) and completes with
+    # OK [EXPUNGEISSUED] (RFC 5530 section 3, RFC 2180 section 4.1.2, as
+    # mox does); the EXPUNGE comes after the FETCH (RFC 9051 section 7.5.1).
+    s, f = raw_conn()
+    s2, f2 = raw_conn()
+    raw_cmd(s, f, b"x1", b"SELECT t8")
+    raw_cmd(s2, f2, b"y1", b"SELECT t8")
+    _, t2 = raw_cmd(s2, f2, b"y2", b"STORE 2 +FLAGS.SILENT (\\Deleted)")
+    _, t3 = raw_cmd(s2, f2, b"y3", b"EXPUNGE")
+    time.sleep(0.3)
+    lines, tagged = raw_cmd(s, f, b"x2", b"FETCH 1:3 (UID)")
+    check("expungeissued fetch", tagged == b"x2 OK [EXPUNGEISSUED] at least one message was expunged" and
+          lines == [b"* 1 FETCH (UID 1)", b"* 3 FETCH (UID 3)"], (t2, t3, lines, tagged))
+    lines, tagged = raw_cmd(s, f, b"x3", b"NOOP")
+    check("expungeissued then expunge", b"* 2 EXPUNGE" in lines and tagged == b"x3 OK NOOP completed", (lines, tagged))
+    lines, tagged = raw_cmd(s, f, b"x4", b"FETCH 1:* (UID)")
+    check("fetch after expunge", tagged == b"x4 OK FETCH completed" and len(lines) == 4, (lines, tagged))
+    s.close()
+    s2.close()
+
+    # SEARCH beyond ASCII: Unicode case folding of the decoded subject and
+    # the body text; \Recent as mox: never set (RECENT and NEW match
+    # nothing, OLD everything).
+    s, f = raw_conn()
+    raw_cmd(s, f, b"u1", b"CREATE t11")
+    um = ("Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe_aus_K=C3=B6ln?=\r\n"
+          "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+          "\u00c9COLE de la STRASSE\r\n").encode()
+    raw_cmd(s, f, b"u2", b"APPEND t11 {%d+}\r\n" % len(um) + um)
+    raw_cmd(s, f, b"u2b", b"APPEND t11 {13+}\r\nSubject: x\r\n\r\n")
+    raw_cmd(s, f, b"u3", b"SELECT t11")
+    for key, want in (("SUBJECT k\u00f6ln", b"* SEARCH 1"), ("SUBJECT K\u00d6LN", b"* SEARCH 1"),
+                      ("SUBJECT GR\u00dcSSE", b"* SEARCH 1"), ("BODY \u00e9cole", b"* SEARCH 1"),
+                      ("TEXT stra\u00dfe", b"* SEARCH 1"), ("SUBJECT k\u00e4ln", b"* SEARCH"),
+                      ("RECENT", b"* SEARCH"), ("NEW", b"* SEARCH"), ("OLD", b"* SEARCH 1 2")):
+        k, v = key.split(" ", 1) if " " in key else (key, None)
+        if v is None:
+            line = b"SEARCH " + k.encode()
+        else:
+            vb = v.encode()
+            line = b"SEARCH CHARSET UTF-8 " + k.encode() + b" {%d+}\r\n" % len(vb) + vb
+        lines, tagged = raw_cmd(s, f, b"u4", line)
+        check("search %s" % key, lines == [want] and tagged == b"u4 OK SEARCH completed", (lines, tagged))
+    s.close()
+
     # curl's IMAP client (RFC 5092 URL).
     if shutil.which("curl"):
         c = connect()

@@ -35,6 +35,10 @@
 
 #include <string.h>
 
+/* Recursion bound for prepared part trees (mox_imap_bodystructure_part):
+ * libmoxmessage nests at most 50 deep, the store decodes at most 64. */
+#define BS_DEPTH_MAX 128
+
 typedef struct w {
 	mox_buf *out;
 	unsigned flags;
@@ -349,6 +353,48 @@ addr_name(w *x, const char *name)
 	mox_buf_free(&b);
 }
 
+static bool
+same_group(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* A non-empty address list, RFC 9051 section 7.5.2. */
+static void
+addr_list(w *x, const mox_imap_env_address *v, size_t n)
+{
+	raw(x, "(");
+	const char *group = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const mox_imap_env_address *a = &v[i];
+		if (group != NULL && !same_group(a->group, group)) {
+			raw(x, "(NIL NIL NIL NIL)");
+			group = NULL;
+		}
+		if (a->group != NULL && !same_group(a->group, group)) {
+			/* RFC 9051 section 7.5.2: group start, mailbox name
+			 * is the group name and host NIL. */
+			raw(x, "(NIL NIL ");
+			cstr(x, a->group);
+			raw(x, " NIL)");
+			group = a->group;
+		}
+		if (a->local == NULL && a->domain == NULL && a->group != NULL)
+			continue; /* an empty group */
+		raw(x, "(");
+		addr_name(x, a->name);
+		raw(x, " NIL ");
+		cstr(x, a->local != NULL ? a->local : "");
+		raw(x, " ");
+		/* A missing host would read as group syntax: "" instead. */
+		cstr(x, a->domain != NULL ? a->domain : "");
+		raw(x, ")");
+	}
+	if (group != NULL)
+		raw(x, "(NIL NIL NIL NIL)");
+	raw(x, ")");
+}
+
 /* An address list, or NIL when there is no field or it has no addresses.
  * Returns whether something other than NIL was written (for the Sender and
  * Reply-To defaults); with dry, only checks. */
@@ -379,36 +425,25 @@ addresses(w *x, const mox_msg_header *h, const char *name, bool dry)
 		mox_msg_addr_list_free(l);
 		return true;
 	}
-	raw(x, "(");
-	const char *group = NULL;
-	for (size_t i = 0; i < l->n; i++) {
-		const mox_msg_addr *a = &l->a[i];
-		if (group != NULL && a->group != group) {
-			raw(x, "(NIL NIL NIL NIL)");
-			group = NULL;
+	mox_imap_env_address one[8], *v = one;
+	if (l->n > sizeof(one) / sizeof(one[0])) {
+		v = mox_mem_calloc(x->out->alloc, l->n, sizeof(*v));
+		if (v == NULL) {
+			mox_msg_addr_list_free(l);
+			if (x->err == MOX_OK)
+				x->err = MOX_ENOMEM;
+			return false;
 		}
-		if (a->group != NULL && a->group != group) {
-			/* RFC 9051 section 7.5.2: group start, mailbox name
-			 * is the group name and host NIL. */
-			raw(x, "(NIL NIL ");
-			cstr(x, a->group);
-			raw(x, " NIL)");
-			group = a->group;
-		}
-		if (a->local == NULL && a->domain == NULL && a->group != NULL)
-			continue; /* an empty group */
-		raw(x, "(");
-		addr_name(x, a->name);
-		raw(x, " NIL ");
-		cstr(x, a->local != NULL ? a->local : "");
-		raw(x, " ");
-		/* A missing host would read as group syntax: "" instead. */
-		cstr(x, a->domain != NULL ? a->domain : "");
-		raw(x, ")");
 	}
-	if (group != NULL)
-		raw(x, "(NIL NIL NIL NIL)");
-	raw(x, ")");
+	for (size_t i = 0; i < l->n; i++) {
+		v[i].name = l->a[i].name;
+		v[i].local = l->a[i].local;
+		v[i].domain = l->a[i].domain;
+		v[i].group = l->a[i].group;
+	}
+	addr_list(x, v, l->n);
+	if (v != one)
+		mox_mem_free(x->out->alloc, v);
 	mox_msg_addr_list_free(l);
 	return true;
 }
@@ -448,6 +483,263 @@ mox_imap_envelope(const mox_msg_header *header, unsigned flags, mox_buf *out)
 	size_t orig = out->len;
 	w x = {out, flags, MOX_OK};
 	envelope(&x, header);
+	if (x.err != MOX_OK) {
+		out->len = orig;
+		if (out->data != NULL)
+			out->data[orig] = '\0';
+	}
+	return x.err;
+}
+
+/* ---- ENVELOPE from prepared values ---- */
+
+static void
+env_str(w *x, const char *s)
+{
+	if (s == NULL || *s == '\0')
+		raw(x, "NIL");
+	else
+		cstr(x, s);
+}
+
+static void
+env_addrs(w *x, const mox_imap_env_addresses *l)
+{
+	if (l->n == 0 || l->a == NULL)
+		raw(x, "NIL");
+	else
+		addr_list(x, l->a, l->n);
+}
+
+static void
+env_write(w *x, const mox_imap_env *env)
+{
+	if (env == NULL) {
+		raw(x, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+		return;
+	}
+	raw(x, "(");
+	env_str(x, env->date);
+	raw(x, " ");
+	env_str(x, env->subject);
+	raw(x, " ");
+	env_addrs(x, &env->from);
+	raw(x, " ");
+	/* Sender and Reply-To default to From. */
+	env_addrs(x, env->sender.n > 0 ? &env->sender : &env->from);
+	raw(x, " ");
+	env_addrs(x, env->reply_to.n > 0 ? &env->reply_to : &env->from);
+	raw(x, " ");
+	env_addrs(x, &env->to);
+	raw(x, " ");
+	env_addrs(x, &env->cc);
+	raw(x, " ");
+	env_addrs(x, &env->bcc);
+	raw(x, " ");
+	env_str(x, env->in_reply_to);
+	raw(x, " ");
+	env_str(x, env->message_id);
+	raw(x, ")");
+}
+
+mox_err
+mox_imap_envelope_env(const mox_imap_env *env, unsigned flags, mox_buf *out)
+{
+	if (out == NULL || env == NULL)
+		return MOX_EINVAL;
+	size_t orig = out->len;
+	w x = {out, flags, MOX_OK};
+	env_write(&x, env);
+	if (x.err != MOX_OK) {
+		out->len = orig;
+		if (out->data != NULL)
+			out->data[orig] = '\0';
+	}
+	return x.err;
+}
+
+/* ---- BODYSTRUCTURE from prepared values: as body() above ---- */
+
+static void
+p_params(w *x, const mox_imap_param *p, size_t n, bool text)
+{
+	bool charset = false;
+	for (size_t i = 0; i < n; i++)
+		charset |= p[i].name != NULL && strcmp(p[i].name, "charset") == 0;
+	if (n == 0 && !text) {
+		raw(x, "NIL");
+		return;
+	}
+	raw(x, "(");
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			raw(x, " ");
+		upper(x, p[i].name != NULL ? p[i].name : "");
+		raw(x, " ");
+		cstr(x, p[i].value != NULL ? p[i].value : "");
+	}
+	if (text && !charset) {
+		if (n > 0)
+			raw(x, " ");
+		raw(x, "\"CHARSET\" \"US-ASCII\"");
+	}
+	raw(x, ")");
+}
+
+static void
+p_disposition(w *x, const mox_imap_part *part)
+{
+	if (part->disposition == NULL) {
+		raw(x, "NIL");
+		return;
+	}
+	raw(x, "(");
+	upper(x, part->disposition);
+	raw(x, " ");
+	p_params(x, part->disposition_params, part->ndisposition_params, false);
+	raw(x, ")");
+}
+
+/* body-fld-lang from the comma-separated value (RFC 3282). */
+static void
+p_language(w *x, const char *v)
+{
+	if (v == NULL) {
+		raw(x, "NIL");
+		return;
+	}
+	const char *tags[16];
+	size_t lens[16], n = 0;
+	const char *e = v + strlen(v);
+	while (v < e && n < 16) {
+		while (v < e && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n' || *v == ','))
+			v++;
+		const char *st = v;
+		while (v < e && *v != ',' && *v != ' ' && *v != '\t' && *v != '\r' && *v != '\n')
+			v++;
+		if (v > st) {
+			tags[n] = st;
+			lens[n++] = (size_t)(v - st);
+		}
+	}
+	if (n == 0) {
+		raw(x, "NIL");
+	} else if (n == 1) {
+		str(x, tags[0], lens[0]);
+	} else {
+		raw(x, "(");
+		for (size_t i = 0; i < n; i++) {
+			if (i > 0)
+				raw(x, " ");
+			str(x, tags[i], lens[i]);
+		}
+		raw(x, ")");
+	}
+}
+
+static void
+p_encoding(w *x, const char *v)
+{
+	size_t n = v != NULL ? strlen(v) : 0;
+	mox_msg_cte cte = v != NULL ? mox_msg_cte_parse((const uint8_t *)v, n) : MOX_MSG_CTE_7BIT;
+	if (cte != MOX_MSG_CTE_UNKNOWN) {
+		upper(x, mox_msg_cte_name(cte));
+		return;
+	}
+	/* Unknown encodings are passed on as written (token, upper case). */
+	char tok[64];
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < sizeof(tok) - 1; i++) {
+		char c = v[i];
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '(' || c == ';')
+			continue;
+		if ((unsigned char)c < 0x21 || (unsigned char)c > 0x7e)
+			continue;
+		tok[k++] = c;
+	}
+	tok[k] = '\0';
+	upper(x, k > 0 ? tok : "7bit");
+}
+
+static void
+p_body(w *x, const mox_imap_part *part, unsigned depth)
+{
+	bool ext = (x->flags & MOX_IMAP_BS_EXTENDED) != 0;
+	if (depth > BS_DEPTH_MAX) {
+		if (x->err == MOX_OK)
+			x->err = MOX_ELIMIT;
+		return;
+	}
+	raw(x, "(");
+	if (part->type != NULL && strcmp(part->type, "multipart") == 0) {
+		if (part->nchildren == 0)
+			raw(x, "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0)");
+		for (size_t i = 0; i < part->nchildren && x->err == MOX_OK; i++)
+			p_body(x, &part->children[i], depth + 1);
+		raw(x, " ");
+		upper(x, part->subtype);
+		if (ext) {
+			raw(x, " ");
+			p_params(x, part->params, part->nparams, false);
+			raw(x, " ");
+			p_disposition(x, part);
+			raw(x, " ");
+			p_language(x, part->content_language);
+			raw(x, " ");
+			env_str(x, part->content_location);
+		}
+		raw(x, ")");
+		return;
+	}
+	bool text = part->type != NULL && strcmp(part->type, "text") == 0;
+	bool msg = part->type != NULL && strcmp(part->type, "message") == 0 &&
+		   part->nchildren == 1;
+	upper(x, part->type != NULL ? part->type : "text");
+	raw(x, " ");
+	upper(x, part->subtype != NULL ? part->subtype : "plain");
+	raw(x, " ");
+	p_params(x, part->params, part->nparams, text);
+	raw(x, " ");
+	env_str(x, part->content_id);
+	raw(x, " ");
+	env_str(x, part->content_description);
+	raw(x, " ");
+	p_encoding(x, part->encoding);
+	raw(x, " ");
+	num(x, part->size);
+	if (msg) {
+		const mox_imap_part *inner = &part->children[0];
+		raw(x, " ");
+		env_write(x, inner->envelope);
+		raw(x, " ");
+		p_body(x, inner, depth + 1);
+		raw(x, " ");
+		num(x, part->lines);
+	} else if (text) {
+		raw(x, " ");
+		num(x, part->lines);
+	}
+	if (ext) {
+		raw(x, " ");
+		env_str(x, part->content_md5);
+		raw(x, " ");
+		p_disposition(x, part);
+		raw(x, " ");
+		p_language(x, part->content_language);
+		raw(x, " ");
+		env_str(x, part->content_location);
+	}
+	raw(x, ")");
+}
+
+mox_err
+mox_imap_bodystructure_part(const mox_imap_part *part, unsigned flags, mox_buf *out)
+{
+	if (part == NULL || out == NULL)
+		return MOX_EINVAL;
+	size_t orig = out->len;
+	w x = {out, flags, MOX_OK};
+	p_body(&x, part, 0);
 	if (x.err != MOX_OK) {
 		out->len = orig;
 		if (out->data != NULL)

@@ -2,15 +2,21 @@
  * 6.4.4. The message comes as mox_imap_search_msg: numbers, dates and
  * callbacks, so the server supplies the data and this stays pure.
  *
- * Strings match as case-insensitive substrings (ASCII case folding; the
- * RFC leaves the comparator to the server) of the header values decoded
- * from RFC 2047. Dates compare the day only: internal dates in the
+ * Strings match as case-insensitive substrings (the RFC leaves the
+ * comparator to the server) of the header values decoded from RFC 2047:
+ * ASCII case folding for ASCII search strings, else Unicode full case
+ * folding and NFC of both sides (libunistring), close to RFC 5051's
+ * i;unicode-casemap. Dates compare the day only: internal dates in the
  * server's zone, sent dates in the zone of the Date field (RFC 9051:
  * "disregarding time and timezone"). Recursion follows the key tree, whose
  * depth the parser bounded. */
+#define _GNU_SOURCE /* memmem */
 #include "imap_int.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <unicase.h>
+#include <uninorm.h>
 
 static int64_t
 day_number(int y, int m, int d)
@@ -53,6 +59,37 @@ contains(const uint8_t *h, size_t hl, const char *n, size_t nl)
 }
 
 static bool
+is_ascii(const char *n, size_t nl)
+{
+	for (size_t i = 0; i < nl; i++)
+		if ((unsigned char)n[i] >= 0x80)
+			return false;
+	return true;
+}
+
+bool
+mox_imap_text_contains(const uint8_t *hay, size_t hl, const char *text, size_t tl)
+{
+	if (tl == 0)
+		return true;
+	if (hay == NULL)
+		return false;
+	if (is_ascii(text, tl))
+		return contains(hay, hl, text, tl);
+	size_t fl = 0, hfl = 0;
+	uint8_t *ft = u8_casefold((const uint8_t *)text, tl, NULL, UNINORM_NFC, NULL, &fl);
+	uint8_t *fh = ft != NULL ? u8_casefold(hay, hl, NULL, UNINORM_NFC, NULL, &hfl) : NULL;
+	bool r;
+	if (ft != NULL && fh != NULL)
+		r = fl == 0 || (hfl >= fl && memmem(fh, hfl, ft, fl) != NULL);
+	else
+		r = contains(hay, hl, text, tl); /* invalid UTF-8: bytes as they are */
+	free(ft);
+	free(fh);
+	return r;
+}
+
+static bool
 header_match(const mox_msg_header *h, const char *name, const mox_imap_str *s)
 {
 	if (h == NULL)
@@ -66,7 +103,7 @@ header_match(const mox_msg_header *h, const char *name, const mox_imap_str *s)
 		mox_buf b = MOX_BUF_INIT;
 		b.alloc = h->alloc;
 		bool ok = mox_msg_decode_text(f->value, f->value_len, &b, NULL) == MOX_OK &&
-			  contains(b.data, b.len, s->s, s->len);
+			  mox_imap_text_contains(b.data, b.len, s->s, s->len);
 		mox_buf_free(&b);
 		if (ok)
 			return true;
@@ -128,8 +165,12 @@ mox_imap_search_match(const mox_imap_skey *k, const mox_imap_search_msg *m)
 	case MOX_IMAP_SK_SMALLER: return m->size < k->number;
 	case MOX_IMAP_SK_MODSEQ: return m->modseq >= k->number;
 	case MOX_IMAP_SK_UID:
+		if (k->set.saved)
+			return m->saved; /* RFC 5182 section 2.1 */
 		return mox_imap_seqset_contains(&k->set, m->uid, m->max_uid);
 	case MOX_IMAP_SK_SEQSET:
+		if (k->set.saved)
+			return m->saved;
 		return mox_imap_seqset_contains(&k->set, m->seq, m->max_seq);
 	case MOX_IMAP_SK_BEFORE:
 		return local_day(m->internal_date, m->internal_tz) < kday;

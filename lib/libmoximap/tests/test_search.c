@@ -125,6 +125,11 @@ test_eval(void **state)
 	assert_true(match("OLDER 3600 YOUNGER 7200"));
 	assert_false(match("YOUNGER 60"));
 	assert_false(match("$"));
+	sm.saved = true; /* RFC 5182: "$" matches the saved result */
+	assert_true(match("$"));
+	assert_true(match("UID $"));
+	assert_false(match("NOT $"));
+	sm.saved = false;
 	sm.recent = true;
 	assert_true(match("RECENT"));
 	assert_false(match("NEW")); /* seen */
@@ -132,11 +137,33 @@ test_eval(void **state)
 	msg = NULL;
 }
 
+/* The SEARCH string comparator: ASCII folding for ASCII strings, Unicode
+ * full case folding and NFC otherwise. */
+static void
+test_text_contains(void **state)
+{
+	(void)state;
+#define TC(h, n) mox_imap_text_contains((const uint8_t *)(h), strlen(h), (n), strlen(n))
+	assert_true(TC("xABCx", "abc"));
+	assert_true(TC("anything", ""));
+	assert_false(TC("ab", "abc"));
+	assert_true(TC("Grüße aus KÖLN", "köln"));
+	assert_true(TC("GRÜSSE", "grüße"));          /* ß folds to ss */
+	assert_false(TC("Stra\xc3\x9f" "e", "STRASSE")); /* ASCII needle: ASCII folding */
+	assert_true(TC("\xce\xa3\xce\x99\xce\xa3", "\xcf\x83\xce\xb9\xcf\x82")); /* ΣΙΣ / σις */
+	assert_true(TC("e\xcc\x81" "cole", "\xc3\x89" "COLE")); /* decomposed e + acute, NFC */
+	assert_false(TC("ecole", "\xc3\xa9" "cole"));
+	assert_false(TC("\xff\xfe invalid", "\xc3\xa9"));
+	assert_true(TC("\xff \xc3\xa9", "\xc3\xa9")); /* invalid: bytes */
+#undef TC
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_eval),
+		cmocka_unit_test(test_text_contains),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -146,12 +146,79 @@ test_shards_and_errors(void **state)
 	st_rmrf(dir);
 }
 
+/* A group of files finished together: one directory fsync per shard
+ * instead of one per file, every file durable and addable after, and a
+ * failing fsync fails the group with no file added. */
+static void
+test_finish_group(void **state)
+{
+	(void)state;
+	char dir[4096];
+	assert_int_equal(st_tmpdir(dir, sizeof(dir)), 0);
+	mox_store *st = st_open(dir, "m");
+	assert_non_null(st);
+	assert_int_equal(mox_store_msgfile_finish_group(NULL, 0), MOX_OK);
+	/* Ids 8190..8193: two shards. */
+	pthread_mutex_lock(&st->id_mu);
+	st->next_id = 8190;
+	pthread_mutex_unlock(&st->id_mu);
+	enum { N = 4 };
+	mox_store_msgfile *mf[N];
+	char msg[512];
+	for (int i = 0; i < N; i++) {
+		size_t len = st_msg(msg, sizeof(msg), (unsigned)i, 100);
+		assert_int_equal(mox_store_msgfile_new(st, &mf[i]), MOX_OK);
+		assert_int_equal(mox_store_msgfile_write(mf[i], msg, len), MOX_OK);
+	}
+	assert_int_equal(mf[0]->id >> 13, 0);
+	assert_int_equal(mf[N - 1]->id >> 13, 1);
+	uint64_t g = st->ds_started;
+	assert_int_equal(mox_store_msgfile_finish_group(mf, N), MOX_OK);
+	assert_int_equal(st->ds_started, g + 2);
+	/* Finished once only. */
+	assert_int_equal(mox_store_msgfile_finish_group(mf, 1), MOX_ESTATE);
+	mox_store_tx *tx = NULL;
+	assert_int_equal(mox_store_tx_begin(st, MOX_STORE_TX_WRITE, NULL, &tx), MOX_OK);
+	mox_store_mailbox mb;
+	assert_int_equal(mox_store_tx_mailbox_get(tx, "Inbox", &mb), MOX_OK);
+	for (int i = 0; i < N; i++) {
+		mox_store_msginfo mi;
+		assert_int_equal(mox_store_tx_add(tx, mb.id, mf[i], NULL, &mi), MOX_OK);
+		assert_int_equal(mi.uid, (uint32_t)i + 1);
+	}
+	assert_int_equal(mox_store_tx_commit(tx), MOX_OK);
+	for (int i = 0; i < N; i++)
+		mox_store_msgfile_free(mf[i]);
+
+	/* A failing file fsync: an error, and the files cannot be added. */
+	for (int i = 0; i < 2; i++) {
+		size_t len = st_msg(msg, sizeof(msg), (unsigned)i, 100);
+		assert_int_equal(mox_store_msgfile_new(st, &mf[i]), MOX_OK);
+		assert_int_equal(mox_store_msgfile_write(mf[i], msg, len), MOX_OK);
+	}
+	mox__store_fault_set(st, MOX__STORE_FAULT_FSYNC_FILE);
+	assert_int_equal(mox_store_msgfile_finish_group(mf, 2), MOX_EIO);
+	assert_int_equal(mox_store_tx_begin(st, MOX_STORE_TX_WRITE, NULL, &tx), MOX_OK);
+	assert_int_not_equal(mox_store_tx_add(tx, mb.id, mf[0], NULL, NULL), MOX_OK);
+	mox_store_tx_rollback(tx);
+	for (int i = 0; i < 2; i++)
+		mox_store_msgfile_free(mf[i]);
+
+	mox_store_close(st);
+	mox_store_verify_result vr;
+	assert_int_equal(mox_store_verify(dir, NULL, &vr), MOX_OK);
+	assert_int_equal(vr.errors + vr.unknown_files, 0);
+	assert_int_equal(vr.messages, N);
+	st_rmrf(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_coalesce),
 	    cmocka_unit_test(test_shards_and_errors),
+	    cmocka_unit_test(test_finish_group),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

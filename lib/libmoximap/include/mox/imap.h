@@ -118,7 +118,7 @@ typedef struct mox_imap_seqset {
 
 /* Whether num is in set, with '*' meaning max (the highest sequence number
  * or UID in the mailbox). A saved set ("$") contains nothing here: the
- * server substitutes it. Thread-safety: any thread. */
+ * server substitutes it (mox_imap_search_match uses m->saved). Thread-safety: any thread. */
 MOX_API bool mox_imap_seqset_contains(const mox_imap_seqset *set, uint32_t num,
 				      uint32_t max);
 
@@ -595,6 +595,74 @@ MOX_API mox_err mox_imap_bodystructure(const mox_msg_part *part, unsigned flags,
 MOX_API mox_err mox_imap_envelope(const mox_msg_header *header, unsigned flags,
 				  mox_buf *out);
 
+/* An ENVELOPE from values prepared earlier (a mail store's cached part
+ * tree), so that FETCH ENVELOPE need not read the message: header values
+ * unfolded, NULL or "" when absent; addresses as libmoxmessage's address
+ * list parser gives them (name decoded, group set on each member of a
+ * group, local NULL for an empty group's marker). All borrowed. */
+typedef struct mox_imap_env_address {
+	const char *name;
+	const char *local;
+	const char *domain;
+	const char *group;
+} mox_imap_env_address;
+
+typedef struct mox_imap_env_addresses {
+	size_t n;
+	const mox_imap_env_address *a;
+} mox_imap_env_addresses;
+
+typedef struct mox_imap_env mox_imap_env;
+struct mox_imap_env {
+	const char *date;
+	const char *subject;
+	mox_imap_env_addresses from, sender, reply_to, to, cc, bcc;
+	const char *in_reply_to;
+	const char *message_id;
+};
+
+/* A MIME part prepared earlier (a mail store's cached part tree), for
+ * BODY and BODYSTRUCTURE without reading the message. Header values
+ * unfolded, NULL or "" when absent; type, subtype and parameter names in
+ * lower case. A message/rfc822 or message/global part has one child, the
+ * nested message, whose envelope is set (as is the root's). All
+ * borrowed. */
+typedef struct mox_imap_param {
+	const char *name;
+	const char *value;
+} mox_imap_param;
+
+typedef struct mox_imap_part mox_imap_part;
+struct mox_imap_part {
+	const char *type;    /* NULL: text */
+	const char *subtype; /* NULL: plain */
+	const mox_imap_param *params;
+	size_t nparams;
+	const char *encoding; /* Content-Transfer-Encoding value, or NULL */
+	const char *disposition;
+	const mox_imap_param *disposition_params;
+	size_t ndisposition_params;
+	const char *content_id, *content_description, *content_md5, *content_language,
+	    *content_location;
+	uint64_t size;  /* body octets */
+	uint64_t lines; /* body lines */
+	const struct mox_imap_env *envelope;
+	const mox_imap_part *children;
+	size_t nchildren;
+};
+
+/* Append the BODY (or, with MOX_IMAP_BS_EXTENDED, BODYSTRUCTURE) of part,
+ * byte for byte what mox_imap_bodystructure gives for the parsed part it
+ * was made from. Thread-safety: per out. */
+MOX_API mox_err mox_imap_bodystructure_part(const mox_imap_part *part, unsigned flags,
+					    mox_buf *out);
+
+/* Append the ENVELOPE of env, byte for byte what mox_imap_envelope gives
+ * for the header env was made from (Sender and Reply-To default to From).
+ * Thread-safety: per out. */
+MOX_API mox_err mox_imap_envelope_env(const mox_imap_env *env, unsigned flags,
+				      mox_buf *out);
+
 /* ---- BODY[section] data, RFC 9051 section 6.4.5 ---- */
 
 /* The bytes of a section: segments, each either a range of the message
@@ -663,7 +731,18 @@ typedef struct mox_imap_search_msg {
 	bool (*text_contains)(void *arg, const char *text, size_t len,
 			      bool body_only);
 	void *arg;
+	/* In the saved search result: what "$" matches (RFC 5182). */
+	bool saved;
 } mox_imap_search_msg;
+
+/* Whether text (UTF-8) occurs in hay, case-insensitively, as SEARCH
+ * compares strings (RFC 9051 section 6.4.4 leaves the comparator to the
+ * server): ASCII case folding when text is ASCII, else Unicode full case
+ * folding with NFC of both (libunistring; its temporaries use malloc).
+ * hay that is not valid UTF-8 is compared as bytes. Thread-safety: any
+ * thread. */
+MOX_API bool mox_imap_text_contains(const uint8_t *hay, size_t hl, const char *text,
+				    size_t tl);
 
 /* Whether the message matches key (usually cmd->search). Substring
  * matches on headers are case-insensitive over the decoded (RFC 2047)

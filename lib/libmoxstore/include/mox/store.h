@@ -189,6 +189,13 @@ MOX_API mox_err mox_store_msgfile_write(mox_store_msgfile *mf, const void *data,
  * the file can be added (mox_store_tx_add, mox_store_deliver).
  * Thread-safety: per handle. */
 MOX_API mox_err mox_store_msgfile_finish(mox_store_msgfile *mf);
+/* Finish n staged files as one group (IMAP MULTIAPPEND, RFC 3502): as
+ * mox_store_msgfile_finish on each, but the files are written back
+ * together and each message directory is fsynced once for the group
+ * instead of once per file. MOX_OK: all are finished and durable; an
+ * error: the files must not be added (free them). n may be 0.
+ * Thread-safety: per handle (each of mfs). */
+MOX_API mox_err mox_store_msgfile_finish_group(mox_store_msgfile *const *mfs, size_t n);
 /* Bytes written so far. Thread-safety: per handle. */
 MOX_API uint64_t mox_store_msgfile_size(const mox_store_msgfile *mf);
 /* Free the handle; the staged file is removed unless a transaction took
