@@ -647,6 +647,71 @@ try:
         check("search %s" % key, lines == [want] and tagged == b"u4 OK SEARCH completed", (lines, tagged))
     s.close()
 
+    # COMPRESS=DEFLATE (RFC 4978): raw deflate both ways after the OK;
+    # a FETCH of a large body comes back intact and smaller on the wire;
+    # a second COMPRESS gets COMPRESSIONACTIVE.
+    import zlib
+    s, f = raw_conn()
+    lines, tagged = raw_cmd(s, f, b"z0", b"COMPRESS FOO")
+    check("compress unknown", tagged.startswith(b"z0 BAD"), tagged)
+    lines, tagged = raw_cmd(s, f, b"z1", b"COMPRESS DEFLATE")
+    check("compress ok", tagged == b"z1 OK DEFLATE active", tagged)
+    zo = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    zi = zlib.decompressobj(-15)
+    zbuf = bytearray()
+    wire = [0]
+
+    def zsend(data):
+        s.sendall(zo.compress(data) + zo.flush(zlib.Z_SYNC_FLUSH))
+
+    def zline():
+        while b"\r\n" not in zbuf:
+            chunk = s.recv(65536)
+            if not chunk:
+                return b""
+            wire[0] += len(chunk)
+            zbuf.extend(zi.decompress(chunk))
+        i = zbuf.index(b"\r\n") + 2
+        l = bytes(zbuf[:i])
+        del zbuf[:i]
+        return l
+
+    def zcmd(tag, line):
+        zsend(tag + b" " + line + b"\r\n")
+        out = []
+        while True:
+            l = zline()
+            m = re.search(rb"\{(\d+)\}\r\n$", l)
+            while m:
+                n = int(m.group(1))
+                while len(zbuf) < n:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    wire[0] += len(chunk)
+                    zbuf.extend(zi.decompress(chunk))
+                l = l + bytes(zbuf[:n])
+                del zbuf[:n]
+                l = l + zline()
+                m = re.search(rb"\{(\d+)\}\r\n$", l)
+            if not l or l.startswith(tag + b" "):
+                return out, l.rstrip(b"\r\n")
+            out.append(l)
+
+    big = b"Subject: big\r\n\r\n" + b"compressible line of text\r\n" * 20000
+    _, tagged = zcmd(b"z2", b"APPEND t11 {%d+}\r\n" % len(big) + big)
+    check("compress append", tagged.startswith(b"z2 OK [APPENDUID"), tagged)
+    zcmd(b"z3", b"SELECT t11")
+    wire[0] = 0
+    lines, tagged = zcmd(b"z4", b"FETCH 3 (BODY.PEEK[])")
+    check("compress fetch", tagged == b"z4 OK FETCH completed" and len(lines) == 1 and big in lines[0] and
+          wire[0] < len(big) // 10, (tagged, wire[0], len(big)))
+    _, tagged = zcmd(b"z5", b"COMPRESS DEFLATE")
+    check("compress twice", tagged == b"z5 NO [COMPRESSIONACTIVE] compression already active", tagged)
+    lines, tagged = zcmd(b"z6", b"LOGOUT")
+    check("compress logout", tagged == b"z6 OK LOGOUT completed", (lines, tagged))
+    s.close()
+
     # curl's IMAP client (RFC 5092 URL).
     if shutil.which("curl"):
         c = connect()
