@@ -27,6 +27,7 @@
  * once: no restart. */
 #define _GNU_SOURCE /* struct ucred */
 #include "ctl.h"
+#include "fdio.h"
 #include "log.h"
 #ifdef MOX_HAVE_QUEUE
 #include "queue.h"
@@ -570,21 +571,6 @@ ctl_connect(char *why, size_t whylen)
 	return fd;
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int
 ctl_request(const char *const *args, size_t nargs, bool wait_close, char *why,
             size_t whylen)
@@ -603,7 +589,7 @@ ctl_request(const char *const *args, size_t nargs, bool wait_close, char *why,
 	for (size_t i = 0; i < nargs; i++)
 		mox_buf_appendf(&req, "%s\n", args[i]);
 	mox_buf_appendf(&req, "\n");
-	if (req.data == NULL || write_all(fd, (const char *)req.data, req.len) != 0) {
+	if (req.data == NULL || fdio_write_all(fd, (const char *)req.data, req.len) != 0) {
 		if (req.data != NULL)
 			mox_mem_wipe(req.data, req.len);
 		mox_buf_free(&req);

@@ -19,6 +19,7 @@
  *     its file).
  */
 #define _GNU_SOURCE
+#include "fdio.h"
 #include "queue.h"
 
 #include <sqlite3.h>
@@ -320,21 +321,6 @@ recipient_domain(const char *addr, char *out, size_t outlen)
 	return 0;
 }
 
-static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static void
 bind_text(sqlite3_stmt *st, int i, const char *s)
 {
@@ -377,7 +363,7 @@ queue_store_add(queue_store *qs, const queue_add_req *req, int64_t now_ms,
 		seterr(errbuf, errlen, "create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, req->data, req->data_len) != 0 || fsync(fd) != 0) {
+	if (fdio_write_all(fd, req->data, req->data_len) != 0 || fsync(fd) != 0) {
 		seterr(errbuf, errlen, "write %s: %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);

@@ -39,6 +39,7 @@
  * pass"), and the message is kept in the Rejects mailbox as mox does. */
 #include "analysis.h"
 #include "env.h"
+#include "fdio.h"
 
 #include <mox/message.h>
 #include <mox/smtp.h>
@@ -87,21 +88,6 @@ spool_reset(spool *sp)
 	sp->viewlen = 0;
 }
 
-static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Append data; 0 or -1 (out of memory or disk: the message is lost, the
  * client gets a temporary error). */
 static int
@@ -120,11 +106,11 @@ spool_append(spool *sp, const char *dir, const uint8_t *data, size_t len)
 		if (sp->fd < 0)
 			return -1;
 		unlink(path);
-		if (write_all(sp->fd, sp->mem.data, sp->mem.len) != 0)
+		if (fdio_write_all(sp->fd, sp->mem.data, sp->mem.len) != 0)
 			return -1;
 		mox_buf_free(&sp->mem);
 	}
-	if (write_all(sp->fd, data, len) != 0)
+	if (fdio_write_all(sp->fd, data, len) != 0)
 		return -1;
 	sp->len += len;
 	return 0;
