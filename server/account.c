@@ -95,3 +95,32 @@ localserve_imap_proto(localserve *ls)
 {
 	return env_imap_proto(&ls->env);
 }
+
+mox_err
+env_store_message(mox_store *store, const char *mailbox, const void *prefix, size_t prefixlen,
+		  const void *data, size_t len, uint32_t *uid_out, char *why, size_t whylen)
+{
+	mox_store_msgfile *mf = NULL;
+	mox_errinfo info = {0};
+	mox_err err = mox_store_msgfile_new(store, &mf);
+	if (err == MOX_OK && prefixlen > 0)
+		err = mox_store_msgfile_write(mf, prefix, prefixlen);
+	if (err == MOX_OK && len > 0)
+		err = mox_store_msgfile_write(mf, data, len);
+	if (err == MOX_OK)
+		err = mox_store_msgfile_finish(mf);
+	mox_store_msginfo mi;
+	memset(&mi, 0, sizeof(mi));
+	if (err == MOX_OK) {
+		mox_store_deliver_opts o;
+		memset(&o, 0, sizeof(o));
+		o.size = sizeof(o);
+		o.create_mailbox = true;
+		err = mox_store_deliver(store, mailbox, mf, &o, &mi, &info);
+	}
+	mox_store_msgfile_free(mf);
+	if (uid_out != NULL)
+		*uid_out = mi.uid;
+	snprintf(why, whylen, "%s", info.msg[0] ? info.msg : mox_strerror(err));
+	return err;
+}

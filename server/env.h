@@ -94,4 +94,12 @@ const proto *env_smtp_proto(server_env *e, int kind);
 /* The IMAP protocol, server/imap_session.c. */
 const proto *env_imap_proto(server_env *e);
 
+/* Store prefix + data as one message in mailbox (made if missing), durably
+ * (DESIGN.md "Nothing lost"). Blocks: call on a worker thread. *uid_out
+ * (may be NULL) gets its UID; on error why says what went wrong.
+ * server/account.c. */
+mox_err env_store_message(mox_store *store, const char *mailbox, const void *prefix,
+			  size_t prefixlen, const void *data, size_t len, uint32_t *uid_out,
+			  char *why, size_t whylen);
+
 #endif

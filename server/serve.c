@@ -403,27 +403,8 @@ q_deliver_local(void *arg, const queue_msg *m, const uint8_t *data, size_t len,
 		return QUEUE_LOCAL_PERMANENT;
 	if (d != ENV_DEST_OK)
 		return QUEUE_LOCAL_TEMPORARY;
-	mox_store_msgfile *mf = NULL;
-	mox_errinfo info = {0};
-	mox_err err = mox_store_msgfile_new(store, &mf);
-	if (err == MOX_OK)
-		err = mox_store_msgfile_write(mf, data, len);
-	if (err == MOX_OK)
-		err = mox_store_msgfile_finish(mf);
-	if (err == MOX_OK) {
-		mox_store_deliver_opts o;
-		memset(&o, 0, sizeof(o));
-		o.size = sizeof(o);
-		o.create_mailbox = true;
-		mox_store_msginfo mi;
-		memset(&mi, 0, sizeof(mi));
-		err = mox_store_deliver(store, mailbox, mf, &o, &mi, &info);
-	}
-	mox_store_msgfile_free(mf);
-	if (err != MOX_OK) {
-		snprintf(why, whylen, "%s", info.msg[0] ? info.msg : mox_strerror(err));
+	if (env_store_message(store, mailbox, NULL, 0, data, len, NULL, why, whylen) != MOX_OK)
 		return QUEUE_LOCAL_TEMPORARY;
-	}
 	return QUEUE_LOCAL_OK;
 }
 

@@ -436,28 +436,8 @@ static mox_err
 store_message(session *s, mox_store *store, const mox_buf *prefix, const char *mailbox,
 	      char *why, size_t whylen)
 {
-	mox_store_msgfile *mf = NULL;
-	mox_errinfo info = {0};
-	mox_err err = mox_store_msgfile_new(store, &mf);
-	if (err == MOX_OK && prefix->len > 0)
-		err = mox_store_msgfile_write(mf, prefix->data, prefix->len);
-	if (err == MOX_OK && s->msg.viewlen > 0)
-		err = mox_store_msgfile_write(mf, s->msg.view, s->msg.viewlen);
-	if (err == MOX_OK)
-		err = mox_store_msgfile_finish(mf);
-	if (err == MOX_OK) {
-		mox_store_deliver_opts o;
-		memset(&o, 0, sizeof(o));
-		o.size = sizeof(o);
-		o.create_mailbox = true;
-		mox_store_msginfo mi;
-		memset(&mi, 0, sizeof(mi));
-		err = mox_store_deliver(store, mailbox, mf, &o, &mi, &info);
-		s->uid = mi.uid;
-	}
-	mox_store_msgfile_free(mf);
-	snprintf(why, whylen, "%s", info.msg[0] ? info.msg : mox_strerror(err));
-	return err;
+	return env_store_message(store, mailbox, prefix->data, prefix->len, s->msg.view,
+				 s->msg.viewlen, &s->uid, why, whylen);
 }
 
 static void
