@@ -6,9 +6,13 @@
  * bytes are not read here: a literal is queued in the out queue with a
  * litsrc, and its bytes are read from the message file (opened at the
  * first read, closed after the last) as the socket takes them, on the
- * loop. The message is parsed (libmoxmessage) only for items that need its
- * structure: BODY, BODYSTRUCTURE and sections other than the whole
- * message; ENVELOPE needs only the header. Non-peek body items set \Seen
+ * loop. ENVELOPE, BODY and BODYSTRUCTURE come from the part tree the
+ * store keeps per message (mox_store_tx_part), without reading the file;
+ * the message is parsed (libmoxmessage) only for sections other than the
+ * whole message (and then gives those items too), or when the store has
+ * only a flat tree (a message it could not parse). A message of the view
+ * that another session expunged gets no data and the command completes
+ * with OK [EXPUNGEISSUED]. Non-peek body items set \Seen
  * first, in a write transaction of their own (RFC 9051 section 6.4.5).
  *
  * SEARCH evaluates libmoximap's search program for each message of the

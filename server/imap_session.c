@@ -29,7 +29,12 @@
  * cost a bcrypt each time, as mox does. CRAM-MD5 is verified from the
  * stored HMAC states, SCRAM from StoredKey/ServerKey. As mox localserve,
  * any user name is accepted with the account's password, and plaintext
- * authentication is allowed (loopback). */
+ * authentication is allowed (loopback).
+ *
+ * COMPRESS=DEFLATE (RFC 4978): after the tagged OK both directions are raw
+ * deflate (zlib): input is inflated before the parser, output deflated in
+ * flush_out with a sync flush per batch. SEARCHRES (RFC 5182): "$" is the
+ * saved result, kept as UIDs (imap_set_ranges). */
 #define _GNU_SOURCE /* memmem, getrandom */
 #include "imap_int.h"
 

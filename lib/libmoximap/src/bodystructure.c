@@ -353,25 +353,30 @@ addr_name(w *x, const char *name)
 	mox_buf_free(&b);
 }
 
+/* Whether two members are in the same group. libmoxmessage gives the
+ * members of one group one string (by_ptr: two adjacent groups of the
+ * same name stay apart); prepared values compare by name. */
 static bool
-same_group(const char *a, const char *b)
+same_group(const char *a, const char *b, bool by_ptr)
 {
-	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+	if (by_ptr || a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
 }
 
 /* A non-empty address list, RFC 9051 section 7.5.2. */
 static void
-addr_list(w *x, const mox_imap_env_address *v, size_t n)
+addr_list(w *x, const mox_imap_env_address *v, size_t n, bool by_ptr)
 {
 	raw(x, "(");
 	const char *group = NULL;
 	for (size_t i = 0; i < n; i++) {
 		const mox_imap_env_address *a = &v[i];
-		if (group != NULL && !same_group(a->group, group)) {
+		if (group != NULL && !same_group(a->group, group, by_ptr)) {
 			raw(x, "(NIL NIL NIL NIL)");
 			group = NULL;
 		}
-		if (a->group != NULL && !same_group(a->group, group)) {
+		if (a->group != NULL && !same_group(a->group, group, by_ptr)) {
 			/* RFC 9051 section 7.5.2: group start, mailbox name
 			 * is the group name and host NIL. */
 			raw(x, "(NIL NIL ");
@@ -441,7 +446,7 @@ addresses(w *x, const mox_msg_header *h, const char *name, bool dry)
 		v[i].domain = l->a[i].domain;
 		v[i].group = l->a[i].group;
 	}
-	addr_list(x, v, l->n);
+	addr_list(x, v, l->n, true);
 	if (v != one)
 		mox_mem_free(x->out->alloc, v);
 	mox_msg_addr_list_free(l);
@@ -508,7 +513,7 @@ env_addrs(w *x, const mox_imap_env_addresses *l)
 	if (l->n == 0 || l->a == NULL)
 		raw(x, "NIL");
 	else
-		addr_list(x, l->a, l->n);
+		addr_list(x, l->a, l->n, false);
 }
 
 static void

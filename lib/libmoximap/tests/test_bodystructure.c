@@ -2,7 +2,10 @@
  * 6.4.5 sample message (mimekit's rfc2060.txt) and a hand-built message
  * with every body field; and a corpus run where every message of
  * ../shared/testdata/messages gives output that a grammar checker for RFC
- * 9051 section 7.5.2 (body, envelope, address) accepts. */
+ * 9051 section 7.5.2 (body, envelope, address) accepts, and where the
+ * functions on prepared values (mox_imap_bodystructure_part,
+ * mox_imap_envelope_env, as a store's cached tree gives them) write the
+ * same bytes as the ones on the parsed message. */
 #include <mox/imap.h>
 
 #include <dirent.h>
@@ -437,6 +440,154 @@ test_literal_and_defaults(void **state)
 
 /* ---- corpus ---- */
 
+/* ---- prepared values (mox_imap_part, mox_imap_env) ---- */
+
+/* Everything a prepared tree needs, freed together. */
+typedef struct prep {
+	void *p[4096];
+	size_t n;
+} prep;
+
+static void *
+pkeep(prep *pp, void *v)
+{
+	assert_non_null(v);
+	assert_true(pp->n < sizeof(pp->p) / sizeof(pp->p[0]));
+	pp->p[pp->n++] = v;
+	return v;
+}
+
+/* The unfolded value of the first field, as a store keeps it. */
+static const char *
+pfield(prep *pp, const mox_msg_header *h, const char *name)
+{
+	const mox_msg_field *f = h != NULL ? mox_msg_header_get(h, name, 0) : NULL;
+	if (f == NULL)
+		return NULL;
+	mox_buf b = MOX_BUF_INIT;
+	assert_int_equal(mox_msg_field_unfold(f, &b), MOX_OK);
+	char *v = pkeep(pp, calloc(1, b.len + 1));
+	if (b.len > 0)
+		memcpy(v, b.data, b.len);
+	mox_buf_free(&b);
+	return v;
+}
+
+static void
+paddrs(prep *pp, const mox_msg_header *h, const char *name, mox_imap_env_addresses *out)
+{
+	memset(out, 0, sizeof(*out));
+	const mox_msg_field *f = h != NULL ? mox_msg_header_get(h, name, 0) : NULL;
+	mox_msg_addr_list *l = NULL;
+	if (f == NULL || mox_msg_addr_list_parse(f->value, f->value_len, 0, NULL, &l, NULL, NULL) != MOX_OK ||
+	    l == NULL || l->n == 0) {
+		mox_msg_addr_list_free(l);
+		return;
+	}
+	mox_imap_env_address *a = pkeep(pp, calloc(l->n, sizeof(*a)));
+	for (size_t i = 0; i < l->n; i++) {
+		a[i].name = l->a[i].name != NULL ? pkeep(pp, strdup(l->a[i].name)) : NULL;
+		a[i].local = l->a[i].local != NULL ? pkeep(pp, strdup(l->a[i].local)) : NULL;
+		a[i].domain = l->a[i].domain != NULL ? pkeep(pp, strdup(l->a[i].domain)) : NULL;
+		a[i].group = l->a[i].group != NULL ? pkeep(pp, strdup(l->a[i].group)) : NULL;
+	}
+	out->n = l->n;
+	out->a = a;
+	mox_msg_addr_list_free(l);
+}
+
+static const mox_imap_env *
+penv(prep *pp, const mox_msg_header *h)
+{
+	mox_imap_env *e = pkeep(pp, calloc(1, sizeof(*e)));
+	e->date = pfield(pp, h, "Date");
+	e->subject = pfield(pp, h, "Subject");
+	paddrs(pp, h, "From", &e->from);
+	paddrs(pp, h, "Sender", &e->sender);
+	paddrs(pp, h, "Reply-To", &e->reply_to);
+	paddrs(pp, h, "To", &e->to);
+	paddrs(pp, h, "Cc", &e->cc);
+	paddrs(pp, h, "Bcc", &e->bcc);
+	e->in_reply_to = pfield(pp, h, "In-Reply-To");
+	e->message_id = pfield(pp, h, "Message-ID");
+	return e;
+}
+
+static const mox_imap_param *
+pparams(prep *pp, const mox_msg_params *mp)
+{
+	if (mp->n == 0)
+		return NULL;
+	mox_imap_param *q = pkeep(pp, calloc(mp->n, sizeof(*q)));
+	for (size_t i = 0; i < mp->n; i++) {
+		q[i].name = mp->p[i].name;
+		q[i].value = mp->p[i].value;
+	}
+	return q;
+}
+
+/* A parsed part as a mail store would keep it (strings from the header). */
+static void
+ppart(prep *pp, const mox_msg_part *mp, mox_imap_part *dp)
+{
+	const mox_msg_header *h = mp->header;
+	dp->type = mp->type;
+	dp->subtype = mp->subtype;
+	dp->params = pparams(pp, &mp->params);
+	dp->nparams = mp->params.n;
+	dp->encoding = pfield(pp, h, "Content-Transfer-Encoding");
+	dp->disposition = mp->disposition;
+	dp->disposition_params = pparams(pp, &mp->disposition_params);
+	dp->ndisposition_params = mp->disposition_params.n;
+	dp->content_id = pfield(pp, h, "Content-ID");
+	dp->content_description = pfield(pp, h, "Content-Description");
+	dp->content_md5 = pfield(pp, h, "Content-MD5");
+	dp->content_language = pfield(pp, h, "Content-Language");
+	dp->content_location = pfield(pp, h, "Content-Location");
+	dp->size = mp->end_offset - mp->body_offset;
+	dp->lines = mp->body_lines;
+	if (mp->parent == NULL || mox_msg_part_is_message(mp->parent))
+		dp->envelope = penv(pp, h);
+	if (mp->nchildren > 0) {
+		mox_imap_part *k = pkeep(pp, calloc(mp->nchildren, sizeof(*k)));
+		for (size_t i = 0; i < mp->nchildren; i++)
+			ppart(pp, mp->children[i], &k[i]);
+		dp->children = k;
+		dp->nchildren = mp->nchildren;
+	}
+}
+
+/* The prepared functions give what the parsed ones give. */
+static void
+check_prepared(const char *path, const mox_msg *m)
+{
+	prep *pp = calloc(1, sizeof(*pp));
+	assert_non_null(pp);
+	mox_imap_part root;
+	memset(&root, 0, sizeof(root));
+	ppart(pp, m->root, &root);
+	mox_buf a = MOX_BUF_INIT, b = MOX_BUF_INIT;
+	for (unsigned f = 0; f < 4; f++) {
+		mox_buf_reset(&a);
+		mox_buf_reset(&b);
+		assert_int_equal(mox_imap_bodystructure(m->root, f, &a), MOX_OK);
+		assert_int_equal(mox_imap_bodystructure_part(&root, f, &b), MOX_OK);
+		if (a.len != b.len || memcmp(a.data, b.data, a.len) != 0)
+			fail_msg("%s: prepared BODYSTRUCTURE differs:\n%s\n%s", path, a.data, b.data);
+		mox_buf_reset(&a);
+		mox_buf_reset(&b);
+		assert_int_equal(mox_imap_envelope(m->root->header, f, &a), MOX_OK);
+		assert_int_equal(mox_imap_envelope_env(root.envelope, f, &b), MOX_OK);
+		if (a.len != b.len || memcmp(a.data, b.data, a.len) != 0)
+			fail_msg("%s: prepared ENVELOPE differs:\n%s\n%s", path, a.data, b.data);
+	}
+	mox_buf_free(&a);
+	mox_buf_free(&b);
+	for (size_t i = 0; i < pp->n; i++)
+		free(pp->p[i]);
+	free(pp);
+}
+
 static size_t corpus_n;
 
 static void
@@ -489,6 +640,7 @@ walk(const char *dir)
 				fail_msg("%s: bad ENVELOPE: %s", path, b.data);
 		}
 		mox_buf_free(&b);
+		check_prepared(path, m);
 		mox_msg_free(m);
 		free(data);
 		corpus_n++;
