@@ -14,7 +14,10 @@ usage(FILE *f)
 	fprintf(f, "usage: mox [-config mox.conf] config test\n"
 	           "       mox config describe-static\n"
 	           "       mox config describe-domains\n"
-	           "       mox [-config mox.conf] config dnsrecords domain\n");
+	           "       mox [-config mox.conf] config dnsrecords domain\n"
+	           "       mox [-config mox.conf] config dnscheck domain\n"
+	           "       mox [-config mox.conf] config printservice\n"
+	           "(\"mox help config\" explains each)\n");
 }
 
 static int

@@ -8,6 +8,7 @@
 #ifdef MOX_HAVE_LOCALSERVE
 #include "localserve.h"
 #endif
+#include "commands.h"
 #include "config.h"
 #ifdef MOX_HAVE_QUICKSTART
 #include "quickstart.h"
@@ -17,6 +18,9 @@
 #endif
 #ifdef MOX_HAVE_QUEUE
 #include "queue.h"
+#endif
+#ifdef MOX_HAVE_SENDMAIL
+#include "sendmail.h"
 #endif
 
 #include <errno.h>
@@ -32,57 +36,11 @@
 #endif
 
 
+/* The list comes from the command table (commands.c), as "mox help". */
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: mox <command> [args]\n\n"
-		   "commands:\n"
-		   "  version                        print the version of mox and its libraries\n"
-#ifdef MOX_HAVE_LOCALSERVE
-		   "  localserve [-dir DIR]          a local mail server for testing: SMTP 1025,\n"
-		   "                                 submission 1587, submissions 1465\n"
-#endif
-		   "  help                           this text\n"
-#ifdef MOX_HAVE_SERVE
-		   "  serve                          the mail server of mox.conf (-config FILE)\n"
-		   "  stop                           stop the running server (ctl socket)\n"
-		   "  loglevels [level [pkg]]        print or set the running server's log levels\n"
-		   "  setaccountpassword ACCOUNT     set a password (stdin), through the server\n"
-		   "  config account add|rm ...      change accounts, addresses and domains of the\n"
-		   "  config address add|rm ...      running server (domains.conf)\n"
-		   "  config domain add|rm ...\n"
-#endif
-#ifdef MOX_HAVE_QUEUE
-		   "  queue list|dump|drop|kick|hold|release ...  the outgoing queue (-datadir DIR)\n"
-#endif
-		   "  config test                    check mox.conf and domains.conf (-config FILE or\n"
-		   "                                 MOXCONF; default config/mox.conf)\n"
-		   "  config describe-static         annotated example mox.conf\n"
-		   "  config describe-domains        annotated example domains.conf\n"
-		   "  config dnsrecords DOMAIN       the DNS records DOMAIN needs, as a zone file\n"
-#ifdef MOX_HAVE_QUICKSTART
-		   "  quickstart [-dir DIR] [-hostname HOST] [-ip IP]... user@domain [user|uid]\n"
-		   "                                 write a config, DKIM keys and an account\n"
-#endif
-		   "  dns lookup TYPE NAME           DNS lookup through MOX_RESOLVER or /etc/resolv.conf\n"
-		   "  dns orgdomain NAME             organizational domain (public suffix list)\n"
-		   "  dns idna NAME                  A-label and U-label forms of a name\n"
-		   "  spf check DOMAIN IP            evaluate the SPF policy of DOMAIN for IP\n"
-		   "  spf lookup DOMAIN              print the SPF record of DOMAIN\n"
-		   "  spf parse TXTRECORD            parse an SPF record; prints nothing if valid\n"
-		   "  dmarc lookup DOMAIN            the DMARC record that applies to DOMAIN\n"
-		   "  dmarc parsereportmsg FILE ...  aggregate reports in messages, as JSON\n"
-		   "  dnsbl check ZONE IP            is IP listed in the DNS blocklist ZONE?\n"
-		   "  dnsbl checkhealth ZONE         RFC 5782 health check of ZONE\n"
-		   "  message parse [-json] FILE     the MIME part tree of a message\n"
-		   "  message part FILE SECTION      a part's decoded content (IMAP section)\n"
-		   "  import maildir|mbox ...        import messages into an account\n"
-		   "  export maildir|mbox ...        export an account's messages\n"
-		   "  backup DESTDIR                 consistent backup of the accounts\n"
-		   "  verifydata [-fix] DATADIR      check accounts: rows, files, UIDs\n"
-		   "\n"
-		   "Each standard's commands are a small program, mox-<standard>, that\n"
-		   "\"mox <standard> help\" describes.\n");
+	mox_commands_usage(f);
 }
 
 static int
@@ -125,6 +83,12 @@ main(int argc, char **argv)
 	 * and group commits stay small (measured: concurrency 50 went from
 	 * 324 to 632 msg/s with 64). Set before the first uv_queue_work. */
 	setenv("UV_THREADPOOL_SIZE", "64", 0);
+#ifdef MOX_HAVE_SENDMAIL
+	/* Installed as /usr/sbin/sendmail (a link to mox): be sendmail. */
+	const char *base = strrchr(argv[0], '/');
+	if (strcmp(base != NULL ? base + 1 : argv[0], "sendmail") == 0)
+		return sendmail_main(argc, argv);
+#endif
 	/* mox's global flag: -config path/to/mox.conf (as MOXCONF). */
 	while (argc >= 3 && (strcmp(argv[1], "-config") == 0 || strcmp(argv[1], "--config") == 0)) {
 		setenv("MOXCONF", argv[2], 1);
@@ -158,6 +122,19 @@ main(int argc, char **argv)
 			return rc;
 	}
 #endif
+	/* Commands of commands.c and its neighbours (help.c, clientconfig.c,
+	 * dnscheck.c); "config" flags as mox_config_cmd_main would take them
+	 * are not accepted here: use the global -config. */
+	if (strcmp(cmd, "config") == 0 && argc >= 3 && strcmp(argv[2], "printservice") == 0)
+		return mox_printservice_main(argc - 2, argv + 2);
+#ifdef MOX_HAVE_DNSCHECK
+	if (strcmp(cmd, "config") == 0 && argc >= 3 && strcmp(argv[2], "dnscheck") == 0)
+		return mox_dnscheck_main(argc - 2, argv + 2);
+#endif
+	if (strcmp(cmd, "clientconfig") == 0)
+		return mox_clientconfig_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "example") == 0)
+		return mox_example_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "config") == 0)
 		return mox_config_cmd_main(argc - 1, argv + 1);
 #ifdef MOX_HAVE_QUICKSTART
@@ -168,34 +145,34 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "queue") == 0)
 		return queue_cli_main(argc - 1, argv + 1);
 #endif
-	if (strcmp(cmd, "version") == 0) {
-		unsigned c = mox_core_version(), d = mox_dns_version();
-		printf("mox-c %s\nlibmoxcore %u.%u.%u\nlibmoxdns %u.%u.%u\n", MOX_VERSION,
-		       c >> 16, (c >> 8) & 0xff, c & 0xff, d >> 16, (d >> 8) & 0xff,
-		       d & 0xff);
-		return 0;
-	}
+#ifdef MOX_HAVE_SENDMAIL
+	if (strcmp(cmd, "sendmail") == 0)
+		return sendmail_main(argc - 1, argv + 1);
+#endif
+	if (strcmp(cmd, "version") == 0)
+		return mox_version_main(argc - 1, argv + 1);
 #ifdef MOX_HAVE_LOCALSERVE
 	if (strcmp(cmd, "localserve") == 0)
 		return localserve_main(argc - 1, argv + 1);
 #endif
-	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 ||
-	    strcmp(cmd, "--help") == 0) {
-		usage(stdout);
-		return 0;
-	}
-	/* mox's maintenance commands are in the store's tool. */
-	static const char *const store_cmds[] = {"import", "export", "backup", "verifydata",
-						 "setaccountpassword"};
-	for (size_t i = 0; i < sizeof(store_cmds) / sizeof(store_cmds[0]); i++)
-		if (strcmp(cmd, store_cmds[i]) == 0)
-			return run_tool("store", argc, argv);
-	/* Any other command names a standalone tool, mox-<command>. */
-	bool name_ok = cmd[0] != '\0' && strlen(cmd) < 32;
-	for (const char *c = cmd; *c != '\0' && name_ok; c++)
-		name_ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9');
-	if (name_ok)
-		return run_tool(cmd, argc - 1, argv + 1);
+	if (strcmp(cmd, "help") == 0)
+		return mox_help_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0)
+		return mox_help_main(1, argv + 1);
+	/* The table says which commands are a tool's: "mox dns lookup" runs
+	 * mox-dns, "mox import ..." mox-store. The tool checks the rest, and
+	 * prints its usage for "mox dns" alone or an unknown subcommand. */
+	if (strcmp(cmd, "setaccountpassword") == 0)
+		return run_tool("store", argc, argv); /* on the files, not through ctl */
+	size_t ncmds;
+	const mox_command *all = mox_commands(&ncmds);
+	for (size_t i = 0; i < ncmds; i++)
+		if (all[i].kind == MOX_CMD_TOOL &&
+		    strncmp(all[i].name, cmd, strlen(cmd)) == 0 &&
+		    (all[i].name[strlen(cmd)] == ' ' || all[i].name[strlen(cmd)] == '\0'))
+			return strcmp(all[i].tool, cmd) == 0
+			           ? run_tool(cmd, argc - 1, argv + 1)
+			           : run_tool(all[i].tool, argc, argv);
 	fprintf(stderr, "mox: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return 2;

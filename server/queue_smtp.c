@@ -431,6 +431,13 @@ queue_smtp_deliver(const queue_smtp_req *req, queue_smtp_res *res)
 	tls t;
 	memset(&t, 0, sizeof(t));
 	mox_smtp_client *c = NULL;
+	mox_smtp_client_rcpt rc1 = {
+	    .addr = req->rcpt,
+	    .notify = parse_notify(req->notify),
+	    .orcpt = req->orcpt != NULL && req->orcpt[0] != '\0' ? req->orcpt : NULL,
+	};
+	mox_smtp_client_rcpt *rcs = &rc1;
+	size_t nrcs = 1;
 	if (req->tls == QUEUE_TLS_IMPLICIT &&
 	    tls_start(&t, fd, req, why, sizeof(why)) != 0) {
 		res->bad_tls = true;
@@ -473,16 +480,21 @@ queue_smtp_deliver(const queue_smtp_req *req, queue_smtp_res *res)
 		fail(res, false, "smtp client: out of memory or bad options");
 		goto out;
 	}
-	mox_smtp_client_rcpt rc = {
-	    .addr = req->rcpt,
-	    .notify = parse_notify(req->notify),
-	    .orcpt = req->orcpt != NULL && req->orcpt[0] != '\0' ? req->orcpt : NULL,
-	};
+	if (req->nrcpts > 0) {
+		rcs = calloc(req->nrcpts, sizeof(*rcs));
+		if (rcs == NULL) {
+			fail(res, false, "out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < req->nrcpts; i++)
+			rcs[i].addr = req->rcpts[i];
+		nrcs = req->nrcpts;
+	}
 	mox_smtp_client_tx tx = {
 	    .size = sizeof(tx),
 	    .from = req->from,
-	    .rcpts = &rc,
-	    .nrcpts = 1,
+	    .rcpts = rcs,
+	    .nrcpts = nrcs,
 	    .msg_size = req->msg_len,
 	    .has_8bit = req->has8bit,
 	    .smtputf8 = req->smtputf8,
@@ -492,6 +504,7 @@ queue_smtp_deliver(const queue_smtp_req *req, queue_smtp_res *res)
 	    .no_chunking = true,
 	};
 	bool sent = false, have_result = false, rcpt_ok = false;
+	size_t nrcpt_seen = 0;
 	uint8_t buf[16384];
 	for (;;) {
 		if (flush(c, fd, &t) != 0) {
@@ -548,7 +561,9 @@ queue_smtp_deliver(const queue_smtp_req *req, queue_smtp_res *res)
 			}
 			break;
 		case MOX_SMTP_CLIENT_EV_RCPT:
-			rcpt_ok = ev.u.rcpt.ok;
+			/* Every recipient must be accepted (one for the queue). */
+			rcpt_ok = ev.u.rcpt.ok && (nrcpt_seen == 0 || rcpt_ok);
+			nrcpt_seen++;
 			if (!ev.u.rcpt.ok && !have_result) {
 				take_result(res, &ev.u.rcpt.result);
 				have_result = true;
@@ -595,6 +610,8 @@ queue_smtp_deliver(const queue_smtp_req *req, queue_smtp_res *res)
 	if (!have_result)
 		fail(res, false, "connection to %s ended without a result", req->ip);
 out:
+	if (rcs != &rc1)
+		free(rcs);
 	mox_smtp_client_free(c);
 	tls_free(&t);
 	close(fd);

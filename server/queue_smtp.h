@@ -46,6 +46,11 @@ typedef struct queue_smtp_req {
 	const char *password;
 	const char *from; /* "" null sender */
 	const char *rcpt;
+	/* More than one recipient in one transaction (mox sendmail): when
+	 * nrcpts > 0 these are used instead of rcpt/notify/orcpt, and the
+	 * attempt is ok only when every one was accepted. */
+	const char *const *rcpts;
+	size_t nrcpts;
 	const char *notify; /* RFC 3461 NOTIFY text, "" none */
 	const char *orcpt;
 	const char *envid;

@@ -15,6 +15,7 @@
 #define _DEFAULT_SOURCE /* realpath */
 #include "config.h"
 #include "quickstart.h"
+#include "commands.h"
 #include "tls.h"
 
 #include <mox/dkim.h>
@@ -478,15 +479,14 @@ mox_quickstart_main(int argc, char **argv)
 			snprintf(self, sizeof(self), "%s/mox", absdir);
 		else
 			self[sl] = '\0';
-		printf(
-		    "A systemd unit, e.g. /etc/systemd/system/mox.service:\n\n"
-		    "[Unit]\nDescription=mox mail server\nAfter=network-online.target\n"
-		    "Wants=network-online.target\n\n"
-		    "[Service]\nWorkingDirectory=%s\nExecStart=%s -config "
-		    "%s/config/mox.conf serve\n"
-		    "RestartSec=5s\nRestart=always\nLimitNOFILE=15000\n\n"
-		    "[Install]\nWantedBy=multi-user.target\n",
-		    absdir, self, absdir);
+		char conf[4200];
+		snprintf(conf, sizeof(conf), "%s/config/mox.conf", absdir);
+		mox_buf unit = MOX_BUF_INIT;
+		if (mox_service_unit(&unit, absdir, self, conf) == MOX_OK)
+			printf("A systemd unit, e.g. /etc/systemd/system/mox.service:\n\n"
+			       "%.*s",
+			       (int)unit.len, (const char *)unit.data);
+		mox_buf_free(&unit);
 	}
 	mox_mem_wipe(password, sizeof(password));
 	mox_config_dynamic_unref(dyn);
