@@ -158,6 +158,16 @@ mox_err queue_store_list(queue_store *qs, const queue_filter *f, queue_msg **msg
 mox_err queue_store_due(queue_store *qs, int64_t now_ms, size_t limit,
                         queue_msg **msgs_out, size_t *n_out, char *errbuf,
                         size_t errlen);
+/* As queue_store_due, leaving out rows whose domain is in busy[0..nbusy)
+ * (the scheduler's domains at their connection limit). */
+mox_err queue_store_due_except(queue_store *qs, int64_t now_ms,
+                               const char *const *busy, size_t nbusy, size_t limit,
+                               queue_msg **msgs_out, size_t *n_out, char *errbuf,
+                               size_t errlen);
+/* Earliest next_attempt after now_ms of a row not held (an index lookup);
+ * MOX_ENOTFOUND when there is none. */
+mox_err queue_store_next_after(queue_store *qs, int64_t now_ms, int64_t *when_out,
+                               char *errbuf, size_t errlen);
 /* Earliest next_attempt of a row not held whose domain is not in
  * busy[0..nbusy); MOX_ENOTFOUND when there is none. */
 mox_err queue_store_next_due(queue_store *qs, const char *const *busy, size_t nbusy,

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DUE_BATCH 1000
 /* Look at the table at least this often even when nothing is due: `mox
  * queue kick` run from the command line changes rows directly (no ctl
  * socket yet), and a running server sees that within this time. */
@@ -137,6 +136,11 @@ on_async(uv_async_t *a)
 		schedule(q);
 }
 
+/* Dispatch due rows to free slots, then arm the timer for the next row
+ * that becomes due. Rows due now but not dispatched (in flight, or their
+ * domain at its limit) need no timer: the completion of the job that
+ * holds them back runs schedule again. So schedule never polls, and costs
+ * two index walks, not a scan of the queue. */
 static void
 schedule(queue *q)
 {
@@ -144,12 +148,30 @@ schedule(queue *q)
 		return;
 	char err[512];
 	int64_t now = queue_now(&q->s);
+	bool batch_full = false;
 	if (q->njobs < q->max_concurrent) {
+		/* Domains at their limit are left out in the query. */
+		const char **busy = NULL;
+		size_t nbusy = 0;
+		if (q->njobs > 0) {
+			busy = calloc(q->njobs, sizeof(*busy));
+			for (size_t i = 0; busy != NULL && i < q->njobs; i++) {
+				const char *d = q->jobs[i]->m.recipient_domain;
+				bool seen = false;
+				for (size_t k = 0; k < nbusy && !seen; k++)
+					seen = strcmp(busy[k], d) == 0;
+				if (!seen && domain_busy(q, d) >= q->max_per_domain)
+					busy[nbusy++] = d;
+			}
+		}
 		queue_msg *due = NULL;
 		size_t n = 0;
-		if (queue_store_due(q->qs, now, DUE_BATCH, &due, &n, err,
-		                    sizeof(err)) != MOX_OK)
+		size_t want = (q->max_concurrent - q->njobs) * 4 + 16;
+		if (queue_store_due_except(q->qs, now, busy, nbusy, want, &due, &n, err,
+		                           sizeof(err)) != MOX_OK)
 			queue_log(&q->s, "error", "finding due messages: %s", err);
+		free(busy);
+		batch_full = n == want;
 		for (size_t i = 0; i < n; i++) {
 			if (q->njobs >= q->max_concurrent)
 				break;
@@ -175,27 +197,16 @@ schedule(queue *q)
 		}
 		queue_msgs_free(due, n);
 	}
-	/* Next wake-up: earliest row of a domain that has room. */
-	const char **busy = NULL;
-	size_t nbusy = 0;
-	if (q->njobs > 0) {
-		busy = calloc(q->njobs, sizeof(*busy));
-		for (size_t i = 0; busy != NULL && i < q->njobs; i++)
-			if (domain_busy(q, q->jobs[i]->m.recipient_domain) >=
-			    q->max_per_domain)
-				busy[nbusy++] = q->jobs[i]->m.recipient_domain;
-	}
 	int64_t when = 0, wait = IDLE_WAKE_MS;
-	mox_err e = queue_store_next_due(q->qs, busy, nbusy, &when, err, sizeof(err));
-	free(busy);
+	mox_err e = queue_store_next_after(q->qs, now, &when, err, sizeof(err));
 	if (e == MOX_OK)
-		wait = when > now ? when - now : 0;
+		wait = when > now ? when - now : 1;
 	else if (e != MOX_ENOTFOUND)
 		wait = 1000;
-	if (q->njobs >= q->max_concurrent && wait == 0)
-		return; /* a completion runs schedule again */
-	if (wait == 0)
-		wait = 1; /* rows due now but in flight: look again shortly */
+	/* More rows were due than fetched and slots are free: look again
+	 * soon (not at once: they may all be for busy domains). */
+	if (batch_full && q->njobs < q->max_concurrent && wait > 50)
+		wait = 50;
 	if (wait > IDLE_WAKE_MS)
 		wait = IDLE_WAKE_MS;
 	uv_timer_start(&q->timer, on_timer, (uint64_t)wait, 0);

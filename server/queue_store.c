@@ -547,22 +547,83 @@ mox_err
 queue_store_due(queue_store *qs, int64_t now_ms, size_t limit, queue_msg **msgs_out,
                 size_t *n_out, char *errbuf, size_t errlen)
 {
+	return queue_store_due_except(qs, now_ms, NULL, 0, limit, msgs_out, n_out, errbuf,
+	                              errlen);
+}
+
+mox_err
+queue_store_due_except(queue_store *qs, int64_t now_ms, const char *const *busy,
+                       size_t nbusy, size_t limit, queue_msg **msgs_out, size_t *n_out,
+                       char *errbuf, size_t errlen)
+{
 	*msgs_out = NULL;
 	*n_out = 0;
+	/* Busy domains as a NOT IN list of parameters: SQLite walks the
+	 * msg_next index in order and skips their rows, so one domain with
+	 * many rows does not starve the others. */
+	if (nbusy > 200)
+		nbusy = 200; /* the rest are skipped by the caller */
+	mox_buf q;
+	mox_buf_init(&q, NULL);
+	mox_buf_append_str(&q, "SELECT " COLS " FROM msg WHERE hold = 0 AND next_attempt <= ?");
+	if (nbusy > 0) {
+		mox_buf_append_str(&q, " AND recipient_domain NOT IN (");
+		for (size_t i = 0; i < nbusy; i++)
+			mox_buf_append_str(&q, i == 0 ? "?" : ",?");
+		mox_buf_append_str(&q, ")");
+	}
+	mox_buf_append_str(&q, " ORDER BY next_attempt, id LIMIT ?");
+	if (mox_buf_append(&q, "", 1) != MOX_OK) {
+		mox_buf_free(&q);
+		return MOX_ENOMEM;
+	}
+	pthread_mutex_lock(&qs->mu);
+	sqlite3_stmt *st = NULL;
+	mox_err err = MOX_EIO;
+	if (sqlite3_prepare_v2(qs->db, (const char *)q.data, -1, &st, NULL) != SQLITE_OK) {
+		seterr(errbuf, errlen, "queue db: %s", sqlite3_errmsg(qs->db));
+		goto out;
+	}
+	int pi = 1;
+	sqlite3_bind_int64(st, pi++, now_ms);
+	for (size_t i = 0; i < nbusy; i++)
+		sqlite3_bind_text(st, pi++, busy[i], -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, pi, (int64_t)limit);
+	err = collect(qs, st, msgs_out, n_out, errbuf, errlen);
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&qs->mu);
+	mox_buf_free(&q);
+	return err;
+}
+
+mox_err
+queue_store_next_after(queue_store *qs, int64_t now_ms, int64_t *when_out, char *errbuf,
+                       size_t errlen)
+{
+	*when_out = 0;
 	pthread_mutex_lock(&qs->mu);
 	sqlite3_stmt *st = NULL;
 	mox_err err = MOX_EIO;
 	if (sqlite3_prepare_v2(qs->db,
-	                       "SELECT " COLS
-	                       " FROM msg WHERE hold = 0 AND next_attempt <= ?"
-	                       " ORDER BY next_attempt, id LIMIT ?",
+	                       "SELECT MIN(next_attempt) FROM msg"
+	                       " WHERE hold = 0 AND next_attempt > ?",
 	                       -1, &st, NULL) != SQLITE_OK) {
 		seterr(errbuf, errlen, "queue db: %s", sqlite3_errmsg(qs->db));
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, now_ms);
-	sqlite3_bind_int64(st, 2, (int64_t)limit);
-	err = collect(qs, st, msgs_out, n_out, errbuf, errlen);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		seterr(errbuf, errlen, "queue db: %s", sqlite3_errmsg(qs->db));
+		goto out;
+	}
+	if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+		err = MOX_ENOTFOUND;
+		goto out;
+	}
+	*when_out = sqlite3_column_int64(st, 0);
+	err = MOX_OK;
 out:
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&qs->mu);
