@@ -229,6 +229,26 @@ test_kick_hold_due(void **state)
 	assert_int_equal(queue_store_next_due(qs, busy, 1, &when, err, sizeof(err)),
 	                 MOX_OK);
 	assert_int_equal(when, 1500 + 450000);
+	/* The scheduler's queries: the next wake-up after now, and due rows
+	 * without the domains at their limit. */
+	assert_int_equal(queue_store_next_after(qs, 1999, &when, err, sizeof(err)), MOX_OK);
+	assert_int_equal(when, 2000);
+	assert_int_equal(queue_store_next_after(qs, 2000, &when, err, sizeof(err)), MOX_OK);
+	assert_int_equal(when, 1500 + 450000);
+	assert_int_equal(queue_store_next_after(qs, 1500 + 450000, &when, err, sizeof(err)),
+	                 MOX_ENOTFOUND);
+	assert_int_equal(queue_store_due_except(qs, 1000000, busy, 1, 10, &v, &n, err,
+	                                        sizeof(err)),
+	                 MOX_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].id, id1);
+	queue_msgs_free(v, n);
+	const char *both[] = {"other.example", "example.com"};
+	assert_int_equal(queue_store_due_except(qs, 1000000, both, 2, 10, &v, &n, err,
+	                                        sizeof(err)),
+	                 MOX_OK);
+	assert_int_equal(n, 0);
+	free(v);
 
 	/* Kick by recipient, with a transport. */
 	queue_filter f = {.recipient = "B@example.com"};
