@@ -157,27 +157,21 @@ disposition(w *x, const mox_msg_part *part)
 }
 
 /* body-fld-lang = nstring / "(" string *(SP string) ")", from the
- * comma-separated Content-Language (RFC 3282). */
+ * comma-separated Content-Language value v..e (RFC 3282). */
 static void
-language(w *x, const mox_msg_header *h)
+language_value(w *x, const char *v, const char *e)
 {
-	const mox_msg_field *f = h != NULL ? mox_msg_header_get(h, "Content-Language", 0) : NULL;
-	if (f == NULL) {
-		raw(x, "NIL");
-		return;
-	}
 	const char *tags[16];
 	size_t lens[16], n = 0;
-	const char *v = (const char *)f->value, *e = v + f->value_len;
 	while (v < e && n < 16) {
 		while (v < e && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n' || *v == ','))
 			v++;
-		const char *s = v;
+		const char *st = v;
 		while (v < e && *v != ',' && *v != ' ' && *v != '\t' && *v != '\r' && *v != '\n')
 			v++;
-		if (v > s) {
-			tags[n] = s;
-			lens[n++] = (size_t)(v - s);
+		if (v > st) {
+			tags[n] = st;
+			lens[n++] = (size_t)(v - st);
 		}
 	}
 	if (n == 0) {
@@ -193,6 +187,19 @@ language(w *x, const mox_msg_header *h)
 		}
 		raw(x, ")");
 	}
+}
+
+/* body-fld-lang from the message's Content-Language field. */
+static void
+language(w *x, const mox_msg_header *h)
+{
+	const mox_msg_field *f = h != NULL ? mox_msg_header_get(h, "Content-Language", 0) : NULL;
+	if (f == NULL) {
+		raw(x, "NIL");
+		return;
+	}
+	const char *v = (const char *)f->value;
+	language_value(x, v, v + f->value_len);
 }
 
 static void envelope(w *x, const mox_msg_header *h);
@@ -605,7 +612,7 @@ p_disposition(w *x, const mox_imap_part *part)
 	raw(x, ")");
 }
 
-/* body-fld-lang from the comma-separated value (RFC 3282). */
+/* body-fld-lang from the stored part's Content-Language value. */
 static void
 p_language(w *x, const char *v)
 {
@@ -613,33 +620,7 @@ p_language(w *x, const char *v)
 		raw(x, "NIL");
 		return;
 	}
-	const char *tags[16];
-	size_t lens[16], n = 0;
-	const char *e = v + strlen(v);
-	while (v < e && n < 16) {
-		while (v < e && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n' || *v == ','))
-			v++;
-		const char *st = v;
-		while (v < e && *v != ',' && *v != ' ' && *v != '\t' && *v != '\r' && *v != '\n')
-			v++;
-		if (v > st) {
-			tags[n] = st;
-			lens[n++] = (size_t)(v - st);
-		}
-	}
-	if (n == 0) {
-		raw(x, "NIL");
-	} else if (n == 1) {
-		str(x, tags[0], lens[0]);
-	} else {
-		raw(x, "(");
-		for (size_t i = 0; i < n; i++) {
-			if (i > 0)
-				raw(x, " ");
-			str(x, tags[i], lens[i]);
-		}
-		raw(x, ")");
-	}
+	language_value(x, v, v + strlen(v));
 }
 
 static void
